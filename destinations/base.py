@@ -1,0 +1,330 @@
+"""What every destination adapter provides, and the types it exchanges with the gateway.
+
+An adapter is one module named like its YAML ``type``. It declares:
+
+- ``Settings``: a pydantic model (secrets as ``SecretStr``) extending ``DestinationSettings``;
+- ``FIELDS``: the allow-list of governed-event paths that may leave, and how (``raw``,
+  ``hashed`` with a PII recipe, or ``never``). A path it does not declare never leaves;
+  policy can only narrow it;
+- ``max_batch_size``: the platform's documented limit of events per request;
+- ``encode(batch) -> Encoded``: pure; builds requests, and rejects events the platform
+  would refuse (each with a reason) so that one bad event never fails a whole batch;
+- ``classify(response) -> SendResult``: pure; ok, retry (with ``Retry-After``) or permanent.
+
+``HttpDestination.send`` is the thin part that does I/O: one request over the shared
+client, transport errors and timeouts classified as retryable.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, Protocol, TypedDict
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from gateway.pii import META, Recipe
+
+Outcome = Literal["ok", "retry", "permanent"]
+Treatment = Literal["raw", "hashed", "never"]
+
+
+class StrictModel(BaseModel):
+    """Config models: unknown keys refused, no type coercion, immutable."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class BatchSettings(StrictModel):
+    """How the worker groups events into requests."""
+
+    max_events: int | None = Field(None, ge=1)
+    max_wait_ms: int = Field(1000, ge=0, le=60_000)
+
+
+class RetrySettings(StrictModel):
+    """Backoff for retryable failures; past ``max_attempts`` an event is dead-lettered."""
+
+    max_attempts: int = Field(12, ge=1, le=1000)
+    initial_backoff_secs: float = Field(1.0, gt=0, le=3600)
+    max_backoff_secs: float = Field(600.0, gt=0, le=86_400)
+
+
+class TimeoutSettings(StrictModel):
+    """Per-request timeouts; a platform that hangs is a retryable failure, not a stuck worker."""
+
+    connect_secs: float = Field(5.0, gt=0, le=120)
+    read_secs: float = Field(10.0, gt=0, le=300)
+
+
+class DestinationSettings(StrictModel):
+    """Keys every destination accepts, beside its adapter's own."""
+
+    type: str
+    requires: list[str]
+    enabled: bool = True
+    batch: BatchSettings = BatchSettings()
+    retry: RetrySettings = RetrySettings()
+    timeout: TimeoutSettings = TimeoutSettings()
+
+    #: the adapter's platform limit; ``batch.max_events`` may only lower it
+    MAX_BATCH: ClassVar[int] = 1
+
+    @model_validator(mode="after")
+    def _batch_within_platform_limit(self) -> DestinationSettings:
+        limit = self.MAX_BATCH
+        if self.batch.max_events is not None and self.batch.max_events > limit:
+            raise ValueError(f"batch.max_events is above this platform's limit of {limit}")
+        return self
+
+    def secret_values(self) -> list[str]:
+        """Every non-empty secret in these settings (to mask them wherever they could show)."""
+        return [
+            value.get_secret_value()
+            for name in type(self).model_fields
+            if isinstance(value := getattr(self, name), SecretStr) and value.get_secret_value()
+        ]
+
+
+def base_url(value: str) -> str:
+    """Validate a base URL override: http(s), a host, an optional path prefix, no query."""
+    try:
+        url = httpx.URL(value)
+    except (httpx.InvalidURL, TypeError) as err:
+        raise ValueError("not a valid URL") from err
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError("must be an http:// or https:// URL with a host")
+    if url.query or url.fragment:
+        raise ValueError("must not carry a query or fragment")
+    return value.rstrip("/")
+
+
+class EndpointSettings(DestinationSettings):
+    """Settings of an adapter whose platform URL can be overridden (for tests and proxies)."""
+
+    endpoint: str
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint_is_base_url(cls, value: str) -> str:
+        return base_url(value)
+
+
+class GovernedEvent(TypedDict, total=False):
+    """An event after consent and governance, as queued for one destination.
+
+    Only fields the destination declared are present. Every value under ``user`` is a
+    SHA-256 hex digest of the normalized value: raw PII is never queued for a destination.
+    """
+
+    event: str
+    event_id: str
+    timestamp_ms: int
+    received_ms: int
+    page: dict[str, str]
+    user: dict[str, str]
+    ids: dict[str, str]
+    context: dict[str, str]
+    properties: dict[str, Any]
+    consent: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedEvent:
+    """A leased queue item: the governed event plus its delivery bookkeeping."""
+
+    id: int
+    destination: str
+    attempts: int
+    created_ms: int
+    event: GovernedEvent
+
+
+@dataclass(frozen=True, slots=True)
+class FieldRule:
+    """How one governed-event path may leave for a destination."""
+
+    treatment: Treatment
+    recipe: Recipe | None = None
+
+
+RAW = FieldRule("raw")
+NEVER = FieldRule("never")
+
+
+def hashed(recipe: Recipe = META) -> FieldRule:
+    """A field that leaves only as a SHA-256 of its value normalized by ``recipe``."""
+    return FieldRule("hashed", recipe)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundRequest:
+    """One HTTP request an adapter wants sent, and the queue items it carries."""
+
+    method: str
+    url: str
+    item_ids: tuple[int, ...]
+    headers: Mapping[str, str] = field(default_factory=dict)
+    content: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """An event the adapter refuses to send (the platform would reject it); dead-lettered."""
+
+    item_id: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """What ``encode`` produced: requests to send and events refused up front."""
+
+    requests: list[OutboundRequest]
+    rejected: list[Rejection] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedEvent:
+    """One event in the platform's format, before it is grouped into requests."""
+
+    item_id: int
+    payload: dict[str, Any]
+
+
+def encode_batches(
+    batch: Sequence[QueuedEvent],
+    encode_one: Callable[[QueuedEvent], EncodedEvent | Rejection],
+    size: int,
+    make_request: Callable[[list[EncodedEvent]], OutboundRequest],
+) -> Encoded:
+    """Encode each event, set rejections aside, and group the rest into requests of ``size``."""
+    accepted: list[EncodedEvent] = []
+    rejected: list[Rejection] = []
+    for item in batch:
+        result = encode_one(item)
+        if isinstance(result, Rejection):
+            rejected.append(result)
+        else:
+            accepted.append(result)
+    requests = [make_request(accepted[i : i + size]) for i in range(0, len(accepted), size)]
+    return Encoded(requests, rejected)
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """The classified answer to one request."""
+
+    outcome: Outcome
+    reason: str
+    status: int | None = None
+    retry_after_secs: float | None = None
+    #: a permanent failure caused by one event's data: resending the others may succeed
+    splittable: bool = False
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def classify_http_status(response: httpx.Response) -> SendResult:
+    """The shared definition of retryable: 408, 429 and 5xx; other 4xx are permanent."""
+    status = response.status_code
+    retry_after = parse_retry_after(response.headers.get("retry-after"))
+    if 200 <= status < 300:
+        return SendResult("ok", "accepted", status)
+    if status in (408, 429) or status >= 500:
+        return SendResult("retry", f"HTTP {status}", status, retry_after)
+    return SendResult("permanent", f"HTTP {status}", status)
+
+
+class Destination(Protocol):
+    """The interface the pipeline and the delivery worker use."""
+
+    type: ClassVar[str]
+    Settings: ClassVar[type[DestinationSettings]]
+    FIELDS: ClassVar[Mapping[str, FieldRule]]
+    max_batch_size: ClassVar[int]
+    name: str
+    settings: DestinationSettings
+
+    def missing_credentials(self) -> list[str]:
+        """Names of required settings that are empty; the destination is not sent to."""
+        ...
+
+    def batch_size(self) -> int:
+        """Events per request: the configured size, bounded by the platform's limit."""
+        ...
+
+    def encode(self, batch: Sequence[QueuedEvent], *, now_ms: int | None = None) -> Encoded:
+        """Build the platform's requests for ``batch``; pure given ``now_ms``."""
+        ...
+
+    async def send(self, client: httpx.AsyncClient, request: OutboundRequest) -> SendResult:
+        """Send one request and classify the answer."""
+        ...
+
+
+class HttpDestination:
+    """Shared implementation of the thin parts; adapters supply encode and classify."""
+
+    type: ClassVar[str]
+    Settings: ClassVar[type[DestinationSettings]]
+    FIELDS: ClassVar[Mapping[str, FieldRule]]
+    max_batch_size: ClassVar[int]
+    #: settings that must be non-empty for the destination to be sent to
+    CREDENTIALS: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, name: str, settings: DestinationSettings) -> None:
+        self.name = name
+        self.settings = settings
+
+    def missing_credentials(self) -> list[str]:
+        missing = []
+        for key in self.CREDENTIALS:
+            value = getattr(self.settings, key)
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            if not value:
+                missing.append(key)
+        return missing
+
+    def batch_size(self) -> int:
+        return min(self.settings.batch.max_events or self.max_batch_size, self.max_batch_size)
+
+    def timeout(self) -> httpx.Timeout:
+        t = self.settings.timeout
+        return httpx.Timeout(t.read_secs, connect=t.connect_secs)
+
+    def classify(self, response: httpx.Response) -> SendResult:
+        return classify_http_status(response)
+
+    async def send(self, client: httpx.AsyncClient, request: OutboundRequest) -> SendResult:
+        try:
+            response = await client.request(
+                request.method,
+                request.url,
+                headers=dict(request.headers),
+                content=request.content,
+                timeout=self.timeout(),
+            )
+        except httpx.TimeoutException as err:
+            return SendResult("retry", f"timeout ({type(err).__name__})")
+        except httpx.TransportError as err:
+            return SendResult("retry", f"transport error ({type(err).__name__})")
+        return self.classify(response)

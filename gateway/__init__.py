@@ -1,0 +1,1 @@
+"""Consent-aware server-side tagging gateway."""

@@ -1,0 +1,152 @@
+"""The ASGI app: routes, and the runtime that owns the policy, the queue and the workers.
+
+Start-up opens the queue, starts one delivery worker per destination that has its
+credentials, and reports (once) each destination that does not: its events are queued
+and shown in ``gateway_queue_depth``, not sent and not dropped. ``reload`` validates a
+new config and swaps it in only if it is valid: a bad reload never replaces a good one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import httpx
+import structlog
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from gateway.config.compile import Policy, compile_policy
+from gateway.config.loader import load_config
+from gateway.config.models import Config
+from gateway.delivery.worker import DestinationWorker
+from gateway.endpoints.collect import collect
+from gateway.endpoints.health import healthz, readyz
+from gateway.endpoints.metrics import metrics
+from gateway.endpoints.pixel import pixel
+from gateway.errors import ConfigError
+from gateway.metrics import Metrics
+from gateway.queue.sqlite import SqliteStore
+
+log = structlog.get_logger("gateway")
+
+#: how long shutdown waits for in-flight deliveries before cancelling them
+SHUTDOWN_GRACE_SECS = 10.0
+
+
+class Runtime:
+    """Everything the endpoints and workers share; one per app."""
+
+    def __init__(self, config: Config, config_path: str | None = None) -> None:
+        self.config_path = config_path
+        self.policy: Policy = compile_policy(config)
+        queue = config.queue
+        self.store = SqliteStore(
+            queue.path,
+            max_rows=queue.max_rows,
+            max_bytes=queue.max_bytes,
+            synchronous=queue.synchronous,
+        )
+        self.metrics = Metrics()
+        self.metrics.queue.depth = self.store.depth
+        self.metrics.queue.dead = self.store.dead_letter_count
+        self.metrics.queue.unconfigured = self._configured
+        self.client: httpx.AsyncClient | None = None
+        self.workers: dict[str, asyncio.Task[None]] = {}
+
+    def _configured(self) -> dict[str, int]:
+        return {name: int(name in self.workers) for name in self.policy.destinations}
+
+    async def start(self) -> None:
+        """Open the queue and start delivering."""
+        await self.store.start()
+        self.client = httpx.AsyncClient(
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            follow_redirects=False,
+        )
+        self._start_workers()
+        log.info("gateway_started", destinations=sorted(self.policy.destinations))
+
+    def _start_workers(self) -> None:
+        assert self.client is not None
+        lease_secs = self.policy.config.queue.lease_secs
+        for name, destination in self.policy.destinations.items():
+            if not destination.settings.enabled:
+                log.info("destination_disabled", destination=name)
+                continue
+            if missing := destination.missing_credentials():
+                log.warning(
+                    "destination_unconfigured",
+                    destination=name,
+                    missing=missing,
+                    note="events are queued and kept until credentials are set",
+                )
+                continue
+            worker = DestinationWorker(
+                destination, self.store, self.client, self.metrics, lease_secs
+            )
+            self.workers[name] = asyncio.create_task(worker.run(), name=f"deliver:{name}")
+
+    async def _stop_workers(self) -> None:
+        tasks = list(self.workers.values())
+        self.workers.clear()
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_SECS)
+
+    async def stop(self) -> None:
+        """Stop delivering, close the client, then the queue (pending writes finish)."""
+        await self._stop_workers()
+        if self.client is not None:
+            await self.client.aclose()
+        await self.store.close()
+        log.info("gateway_stopped")
+
+    async def reload(self) -> bool:
+        """Load the config file again; swap it in only if valid. Returns whether it was."""
+        if self.config_path is None:
+            return False
+        try:
+            config = load_config(self.config_path)
+        except ConfigError as err:
+            log.error(
+                "config_reload_refused",
+                problems=[str(p) for p in err.problems],
+                note="the running config is kept",
+            )
+            return False
+        if config.queue != self.policy.config.queue:
+            log.warning("config_reload_queue_unchanged", note="queue settings need a restart")
+        self.policy = compile_policy(config.model_copy(update={"queue": self.policy.config.queue}))
+        await self._stop_workers()
+        self._start_workers()
+        log.info("config_reloaded", destinations=sorted(self.policy.destinations))
+        return True
+
+
+def create_app(config: Config, config_path: str | None = None) -> Starlette:
+    """The gateway's ASGI app for ``config``."""
+    runtime = Runtime(config, config_path)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = Starlette(
+        routes=[
+            Route("/collect", collect, methods=["POST"]),
+            Route("/p.gif", pixel, methods=["GET"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    return app

@@ -1,0 +1,150 @@
+"""The ``gateway`` command: serve, validate, explain, schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from gateway.config.loader import load_config
+from gateway.config.models import Config
+from gateway.errors import ConfigError, InputError
+
+
+def _load(path: str) -> Config | None:
+    try:
+        return load_config(path)
+    except ConfigError as err:
+        for problem in err.problems:
+            print(problem)
+        return None
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Exit 0 when the config is valid; else print every problem and exit 1."""
+    if _load(args.config) is None:
+        return 1
+    print(f"{args.config}: ok")
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    """Print what each destination would receive for the event file, and why."""
+    from gateway.config.compile import compile_policy
+    from gateway.explain import explain, render
+
+    config = _load(args.config)
+    if config is None:
+        return 1
+    headers = []
+    for header in args.header:
+        name, sep, value = header.partition(":")
+        if not sep or not name.strip():
+            print(f"--header {header!r}: expected 'Name: value'", file=sys.stderr)
+            return 2
+        headers.append((name.strip(), value.strip()))
+    try:
+        body = Path(args.event).read_bytes()
+    except OSError as err:
+        print(f"{args.event}: cannot read ({err.strerror})", file=sys.stderr)
+        return 2
+    try:
+        result = explain(compile_policy(config), body, headers, peer=args.peer)
+    except InputError as err:
+        print(f"{args.event}: {err.error}", file=sys.stderr)
+        for detail in err.details:
+            print(f"  {'.'.join(map(str, detail.loc)) or '<body>'}: {detail.msg}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(result, indent=2, ensure_ascii=False))
+    else:
+        sys.stdout.write(render(result))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the gateway until SIGTERM or SIGINT; SIGHUP reloads the config."""
+    import uvicorn
+
+    from gateway import logs
+    from gateway.app import create_app
+
+    config = _load(args.config)
+    if config is None:
+        return 1
+    logs.configure(config.logging.level)
+    app = create_app(config, args.config)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=args.host,
+            port=args.port,
+            loop="uvloop",
+            http="httptools",
+            lifespan="on",
+            access_log=False,
+            log_config=None,
+            server_header=False,
+        )
+    )
+
+    async def main() -> None:
+        runtime = app.state.runtime
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(runtime.reload()))
+        await server.serve()
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    """Print the JSON Schema of the config file (for editor completion)."""
+    from gateway.config.schema import schema_text
+
+    sys.stdout.write(schema_text())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``gateway`` command."""
+    parser = argparse.ArgumentParser(prog="gateway", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the gateway")
+    serve.add_argument("--config", required=True)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.set_defaults(func=cmd_serve)
+
+    validate = sub.add_parser("validate", help="check a config file")
+    validate.add_argument("--config", required=True)
+    validate.set_defaults(func=cmd_validate)
+
+    explain = sub.add_parser("explain", help="show what each destination would receive")
+    explain.add_argument("--config", required=True)
+    explain.add_argument("--event", required=True, help="a JSON file: one event or a batch")
+    explain.add_argument("--header", action="append", default=[], metavar="'Name: value'")
+    explain.add_argument(
+        "--peer", default="127.0.0.1", help="the connecting address to assume (default 127.0.0.1)"
+    )
+    explain.add_argument("--json", action="store_true", help="print JSON instead of text")
+    explain.set_defaults(func=cmd_explain)
+
+    schema = sub.add_parser("schema", help="print the config's JSON Schema")
+    schema.set_defaults(func=cmd_schema)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``gateway`` console script."""
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""The first-party client id and its signed cookie.
+
+A client id looks like GA4's (``<random 31-bit>.<first seen, Unix seconds>``) so GA4 can
+use it as ``client_id``. The cookie holds ``<client id>.<signature>``: HMAC-SHA256 keyed
+by ``GATEWAY_SECRET`` (cryptography's HMAC), base64url. A cookie whose signature does
+not verify is ignored and replaced.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, hmac
+
+CLIENT_ID = re.compile(r"^[0-9]{1,10}\.[0-9]{10}$")
+_DOMAIN = b"gateway-client-id-v1:"
+
+
+def new_client_id(now_s: int) -> str:
+    """A fresh random client id, first seen at ``now_s``."""
+    return f"{secrets.randbelow(2**31 - 1) + 1}.{now_s}"
+
+
+def _mac(secret: bytes) -> hmac.HMAC:
+    mac = hmac.HMAC(secret, hashes.SHA256())
+    mac.update(_DOMAIN)
+    return mac
+
+
+def sign(client_id: str, secret: bytes) -> str:
+    """The cookie value for ``client_id``."""
+    mac = _mac(secret)
+    mac.update(client_id.encode())
+    signature = base64.urlsafe_b64encode(mac.finalize()).rstrip(b"=").decode()
+    return f"{client_id}.{signature}"
+
+
+def verify(value: str, secret: bytes) -> str | None:
+    """The client id in a cookie value, or None when malformed or tampered with."""
+    client_id, _, signature = value.rpartition(".")
+    if not CLIENT_ID.match(client_id) or len(signature) != 43:
+        return None
+    try:
+        expected = base64.urlsafe_b64decode(signature + "=")
+    except ValueError:
+        return None
+    mac = _mac(secret)
+    mac.update(client_id.encode())
+    try:
+        mac.verify(expected)
+    except InvalidSignature:
+        return None
+    return client_id

@@ -1,0 +1,1 @@
+"""Strict config loading: YAML with lines, interpolation, validation, compilation."""

@@ -1,0 +1,103 @@
+"""Compile a validated ``Config`` once into the frozen ``Policy`` the request path reads.
+
+Per-event code only looks things up: networks are parsed, region lists inverted into a
+dict, adapters instantiated, here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from destinations import REGISTRY
+from destinations.base import HttpDestination
+from gateway.config.models import Config, CookieConfig, Regime
+from gateway.request_context import ContextRules
+
+#: strictest first: an unknown region gets the first
+REGIMES_BY_STRICTNESS: tuple[Regime, ...] = ("opt_in", "opt_out", "none")
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledPurpose:
+    """A purpose and the signals that decide it."""
+
+    name: str
+    categories: tuple[str, ...]
+    gcm: tuple[str, ...]
+    gpc: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Everything the pipeline needs, precomputed."""
+
+    config: Config
+    context_rules: ContextRules
+    purposes: MappingProxyType[str, CompiledPurpose]
+    regimes: MappingProxyType[str, Regime]
+    default_regime: Regime
+    destinations: MappingProxyType[str, HttpDestination]
+    requires: MappingProxyType[str, tuple[str, ...]]
+    cookie: CookieConfig
+    storage_requires: tuple[str, ...]
+    secret: bytes
+    default_country: str | None
+    log_decisions: bool
+
+    def regime_for(self, region: str | None) -> tuple[Regime, str]:
+        """The regime for ``region`` and the config rule that chose it.
+
+        ``US-CA`` is looked up as itself, then as ``US``, then falls to the default; an
+        unknown region gets the strictest regime.
+        """
+        if region is None:
+            return REGIMES_BY_STRICTNESS[0], "unknown region: strictest regime"
+        for code in (region, region.split("-", 1)[0]):
+            if (regime := self.regimes.get(code)) is not None:
+                return regime, f"consent.regions.{regime}"
+        return self.default_regime, "consent.regions.default"
+
+
+def compile_policy(config: Config) -> Policy:
+    """Build the policy; ``config`` must come from ``load_config`` (already validated)."""
+    server = config.server
+    rules = ContextRules(
+        trusted_proxies=tuple(
+            ipaddress.ip_network(n, strict=False) for n in server.trusted_proxies
+        ),
+        country_headers=tuple(server.region_headers.country),
+        subdivision_headers=tuple(server.region_headers.subdivision),
+    )
+    purposes = {
+        name: CompiledPurpose(
+            name, tuple(p.signals.categories), tuple(p.signals.gcm), p.signals.gpc
+        )
+        for name, p in config.consent.purposes.items()
+    }
+    regions = config.consent.regions
+    regimes: dict[str, Regime] = {}
+    for regime in REGIMES_BY_STRICTNESS:
+        for code in getattr(regions, regime):
+            regimes[code] = regime
+    destinations = {
+        name: REGISTRY[settings.type](name, settings)
+        for name, settings in config.destinations.items()
+    }
+    return Policy(
+        config=config,
+        context_rules=rules,
+        purposes=MappingProxyType(purposes),
+        regimes=MappingProxyType(regimes),
+        default_regime=regions.default,
+        destinations=MappingProxyType(destinations),
+        requires=MappingProxyType(
+            {name: tuple(s.requires) for name, s in config.destinations.items()}
+        ),
+        cookie=config.identity.cookie,
+        storage_requires=tuple(config.identity.cookie.requires),
+        secret=config.identity.secret.get_secret_value().encode(),
+        default_country=config.pii.default_country,
+        log_decisions=config.logging.decisions,
+    )

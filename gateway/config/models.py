@@ -1,0 +1,156 @@
+"""The config file's schema: what operators may write, with defaults and limits.
+
+Every model refuses unknown keys and coerces nothing (``"8080"`` is not a port). The
+``destinations`` entries are a union discriminated by ``type``, built from the adapter
+registry, so each adapter's own ``Settings`` validates its section.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated, Literal, Union
+
+from pydantic import Field, SecretStr, field_validator
+
+from destinations import REGISTRY
+from destinations.base import StrictModel
+
+Regime = Literal["opt_in", "opt_out", "none"]
+GcmType = Literal[
+    "ad_storage",
+    "analytics_storage",
+    "ad_user_data",
+    "ad_personalization",
+    "functionality_storage",
+    "personalization_storage",
+    "security_storage",
+]
+
+_HEADER_NAME = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"
+_COOKIE_NAME = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"
+_NAME = r"^[a-z][a-z0-9_]{0,63}$"
+
+
+class RegionHeaders(StrictModel):
+    """Request headers carrying the visitor's region, in order of precedence."""
+
+    country: list[Annotated[str, Field(pattern=_HEADER_NAME)]] = ["CF-IPCountry"]
+    subdivision: list[Annotated[str, Field(pattern=_HEADER_NAME)]] = ["CF-Region-Code"]
+
+
+class ServerConfig(StrictModel):
+    """The HTTP edge."""
+
+    max_body_bytes: int = Field(65_536, ge=1024, le=10 * 1024 * 1024)
+    max_events_per_request: int = Field(100, ge=1, le=100)
+    trusted_proxies: list[str] = []
+    region_headers: RegionHeaders = RegionHeaders()
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError as err:
+                raise ValueError("each entry must be an IP address or CIDR network") from err
+        return value
+
+
+class CookieConfig(StrictModel):
+    """The first-party client-id cookie the gateway sets itself."""
+
+    name: str = Field("gw_id", pattern=_COOKIE_NAME)
+    domain: str | None = Field(None, pattern=r"^\.?[A-Za-z0-9.-]+$")
+    max_age_days: int = Field(395, ge=1, le=400)
+    secure: bool = True
+    requires: list[str] = ["analytics"]
+
+
+class IdentityConfig(StrictModel):
+    """Visitor identity: the cookie and the key that signs it."""
+
+    secret: SecretStr
+    cookie: CookieConfig = CookieConfig()
+
+    @field_validator("secret")
+    @classmethod
+    def _secret_length(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters (use a long random string)")
+        return value
+
+
+class PurposeSignals(StrictModel):
+    """Which signals grant (or, for GPC, withdraw) a purpose."""
+
+    categories: list[Annotated[str, Field(min_length=1, max_length=64)]] = []
+    gcm: list[GcmType] = []
+    gpc: bool = False
+
+
+class Purpose(StrictModel):
+    """A named reason for processing, such as ``analytics`` or ``advertising``."""
+
+    description: str = ""
+    signals: PurposeSignals
+
+
+class Regions(StrictModel):
+    """Which consent regime applies where (ISO 3166-1 countries, ISO 3166-2 subdivisions)."""
+
+    opt_in: list[str] = []
+    opt_out: list[str] = []
+    none: list[str] = []
+    default: Regime = "opt_in"
+
+
+class ConsentConfig(StrictModel):
+    """Purposes and regional regimes."""
+
+    purposes: dict[Annotated[str, Field(pattern=_NAME)], Purpose]
+    regions: Regions = Regions()
+
+
+class PiiConfig(StrictModel):
+    """PII normalization settings."""
+
+    default_country: str | None = Field(None, pattern=r"^[A-Za-z]{2}$")
+
+
+class QueueConfig(StrictModel):
+    """The durable queue between the request path and delivery."""
+
+    backend: Literal["sqlite"] = "sqlite"
+    path: str = "var/queue.db"
+    max_rows: int = Field(1_000_000, ge=1)
+    max_bytes: int = Field(1 << 30, ge=1 << 16)
+    synchronous: Literal["full", "normal"] = "full"
+    lease_secs: int = Field(60, ge=5, le=3600)
+    retry_after_secs: int = Field(5, ge=1, le=3600)
+
+
+class LoggingConfig(StrictModel):
+    """Structured logs."""
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    decisions: bool = True
+
+
+DestinationConfig = Annotated[
+    Union[tuple(adapter.Settings for adapter in REGISTRY.values())],  # noqa: UP007
+    Field(discriminator="type"),
+]
+
+
+class Config(StrictModel):
+    """The whole config file."""
+
+    version: Literal[1]
+    server: ServerConfig = ServerConfig()
+    identity: IdentityConfig
+    consent: ConsentConfig
+    pii: PiiConfig = PiiConfig()
+    queue: QueueConfig = QueueConfig()
+    logging: LoggingConfig = LoggingConfig()
+    destinations: dict[Annotated[str, Field(pattern=_NAME)], DestinationConfig]

@@ -1,0 +1,1 @@
+"""Delivery: workers that lease queued events and send them to destinations."""

@@ -1,0 +1,65 @@
+"""``POST /collect``: one event or ``{"events": [...]}``, JSON or text/plain (sendBeacon)."""
+
+from __future__ import annotations
+
+import structlog
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from gateway.endpoints.common import (
+    accept,
+    apply_storage_consent,
+    context_of,
+    problem,
+    read_body,
+    unavailable,
+)
+from gateway.errors import InputError, QueueError
+from gateway.pipeline.ingest import parse_body, validate
+
+log = structlog.get_logger("gateway.ingest")
+
+ACCEPTED_TYPES = frozenset({"application/json", "text/plain", ""})
+
+
+async def collect(request: Request) -> Response:
+    """Validate, decide, queue durably, then answer 204."""
+    runtime = request.app.state.runtime
+    metrics = runtime.metrics
+    server = runtime.policy.config.server
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in ACCEPTED_TYPES:
+        metrics.refused.labels("collect", "unsupported_media_type").inc()
+        return JSONResponse(
+            {
+                "error": "unsupported content type",
+                "detail": [{"loc": ["content-type"], "msg": "use application/json or text/plain"}],
+            },
+            status_code=415,
+        )
+    try:
+        body = await read_body(request, server.max_body_bytes)
+        raw, batch = parse_body(body, server.max_events_per_request)
+        metrics.received.labels("collect").inc(len(raw))
+        events = validate(raw, batch=batch)
+    except InputError as err:
+        reason = "too_large" if err.status == 413 else "invalid"
+        metrics.refused.labels("collect", reason).inc()
+        log.info(
+            "request_refused",
+            endpoint="collect",
+            status=err.status,
+            error=err.error,
+            locs=[".".join(map(str, d.loc)) for d in err.details[:10]],
+        )
+        return problem(err)
+    ctx = context_of(request, runtime)
+    try:
+        processed = await accept(runtime, "collect", events, ctx)
+    except QueueError as err:
+        metrics.refused.labels("collect", err.reason).inc(len(events))
+        log.warning("request_refused", endpoint="collect", status=503, error=err.reason)
+        return unavailable(err)
+    response = Response(status_code=204)
+    apply_storage_consent(response, processed, ctx, runtime)
+    return response

@@ -1,0 +1,391 @@
+"""The embedded queue: one SQLite file in WAL mode, written by a single thread.
+
+Invariants
+- A row is inserted by ``put`` inside a transaction that commits before ``put``
+  returns, and the endpoint answers 204 only after ``put`` returns: an acknowledged
+  event is on disk (fsynced with ``synchronous: full``, in the OS page cache with
+  ``normal``, which survives a process crash but not a power cut).
+- Group commit: every operation waiting when the writer thread wakes runs in one
+  transaction, so N concurrent requests cost one commit, not N, and the event loop never
+  blocks on the disk (one thread hop per batch, not per request).
+- ``lease`` moves a row's ``available_ms`` past the lease deadline and counts an attempt;
+  ``ack`` deletes the row; ``retry`` makes it due later; ``dead_letter`` moves it to
+  ``dead_letters`` with the reason, in the same transaction. A row is in exactly one
+  of: due, leased, backing off, dead-lettered; or gone after ack.
+- One process owns the file (an exclusive lock on ``<path>.lock``), so at start every
+  lease is stale: leased rows are made due at once rather than after their deadline.
+- Bounds (rows and bytes of live rows) are checked before writing; past them ``put``
+  raises ``QueueFull``. A write that fails (disk full, I/O error) raises
+  ``QueueUnavailable`` and leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+import queue
+import sqlite3
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from destinations.base import QueuedEvent
+from gateway.errors import QueueFull, QueueUnavailable
+from gateway.pipeline.route import QueueEntry
+from gateway.queue.base import DeadLetter
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS items (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    destination TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    created_ms INTEGER NOT NULL,
+    available_ms INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    leased INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT
+);
+CREATE INDEX IF NOT EXISTS items_due ON items (destination, available_ms, id);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY,
+    destination TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    created_ms INTEGER NOT NULL,
+    attempts INTEGER NOT NULL,
+    failed_ms INTEGER NOT NULL,
+    reason TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dead_letters_by_destination ON dead_letters (destination, failed_ms);
+CREATE TABLE IF NOT EXISTS heartbeat (id INTEGER PRIMARY KEY CHECK (id = 1), at_ms INTEGER);
+"""
+
+#: operations one transaction may hold; bounds the latency of the first waiter
+_MAX_GROUP = 2048
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass
+class _Op:
+    run: Callable[[sqlite3.Connection], Any]
+    future: asyncio.Future[Any]
+    on_done: Callable[[Any], None] | None = None
+    on_fail: Callable[[], None] | None = None
+
+
+@dataclass
+class _Counts:
+    rows: Counter[str] = field(default_factory=Counter)
+    bytes: int = 0
+    dead: Counter[str] = field(default_factory=Counter)
+
+
+class SqliteStore:
+    """The ``Store`` over one SQLite file; see the module docstring for its invariants."""
+
+    def __init__(
+        self, path: str, *, max_rows: int, max_bytes: int, synchronous: str = "full"
+    ) -> None:
+        self.path = path
+        self.max_rows = max_rows
+        self.max_bytes = max_bytes
+        self.synchronous = synchronous.upper()
+        self._ops: queue.SimpleQueue[_Op | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock_fd: int | None = None
+        self._counts = _Counts()
+        self._wakeups: dict[str, asyncio.Event] = {}
+        self._failed = False
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        directory = os.path.dirname(os.path.abspath(self.path))
+        os.makedirs(directory, exist_ok=True)
+        self._lock_fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+            raise QueueUnavailable(f"another process holds {self.path}") from None
+        self._loop = asyncio.get_running_loop()
+        ready: asyncio.Future[None] = self._loop.create_future()
+        self._thread = threading.Thread(
+            target=self._writer, args=(ready,), name="queue-writer", daemon=True
+        )
+        self._thread.start()
+        await ready
+
+    async def close(self) -> None:
+        if self._thread is not None:
+            self._ops.put(None)
+            await asyncio.to_thread(self._thread.join)
+            self._thread = None
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={self.synchronous}")
+        conn.execute("PRAGMA busy_timeout=5000")
+        conn.executescript(_SCHEMA)
+        return conn
+
+    def _writer(self, ready: asyncio.Future[None]) -> None:
+        loop = self._loop
+        assert loop is not None
+        try:
+            conn = self._connect()
+            conn.execute("UPDATE items SET available_ms = ?, leased = 0 WHERE leased = 1", (0,))
+            sizes = conn.execute(
+                "SELECT destination, count(*), coalesce(sum(length(payload)), 0)"
+                " FROM items GROUP BY destination"
+            ).fetchall()
+            dead = Counter(
+                dict(conn.execute("SELECT destination, count(*) FROM dead_letters GROUP BY 1"))
+            )
+        except sqlite3.Error as err:
+            loop.call_soon_threadsafe(_fail, ready, QueueUnavailable(f"cannot open queue: {err}"))
+            return
+        loop.call_soon_threadsafe(self._opened, ready, sizes, dead)
+        while True:
+            op = self._ops.get()
+            if op is None:
+                break
+            group = [op]
+            stop = False
+            while len(group) < _MAX_GROUP:
+                try:
+                    nxt = self._ops.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                group.append(nxt)
+            results = self._run_group(conn, group)
+            loop.call_soon_threadsafe(self._settle, results)
+            if stop:
+                break
+        conn.close()
+
+    def _run_group(
+        self, conn: sqlite3.Connection, group: list[_Op]
+    ) -> list[tuple[_Op, Any, BaseException | None]]:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            results = [op.run(conn) for op in group]
+            conn.execute("COMMIT")
+        except sqlite3.Error as err:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            error = QueueUnavailable(f"queue write failed: {type(err).__name__}")
+            return [(op, None, error) for op in group]
+        return [(op, result, None) for op, result in zip(group, results, strict=True)]
+
+    def _opened(
+        self, ready: asyncio.Future[None], sizes: list[tuple[str, int, int]], dead: Counter[str]
+    ) -> None:
+        for destination, rows, size in sizes:
+            self._counts.rows[destination] += rows
+            self._counts.bytes += size
+        self._counts.dead = dead
+        if not ready.done():
+            ready.set_result(None)
+
+    def _settle(self, results: list[tuple[_Op, Any, BaseException | None]]) -> None:
+        for op, result, error in results:
+            if error is not None:
+                self._failed = True
+                if op.on_fail is not None:
+                    op.on_fail()
+                if not op.future.done():
+                    op.future.set_exception(error)
+                continue
+            self._failed = False
+            if op.on_done is not None:
+                op.on_done(result)
+            if not op.future.done():
+                op.future.set_result(result)
+
+    def _submit(
+        self,
+        run: Callable[[sqlite3.Connection], Any],
+        on_done: Callable[[Any], None] | None = None,
+        on_fail: Callable[[], None] | None = None,
+    ) -> asyncio.Future[Any]:
+        if self._thread is None or self._loop is None:
+            raise QueueUnavailable("queue is not running")
+        future = self._loop.create_future()
+        self._ops.put(_Op(run, future, on_done, on_fail))
+        return future
+
+    # -- the Store operations ----------------------------------------------------
+
+    async def put(self, entries: Sequence[QueueEntry]) -> None:
+        if not entries:
+            return
+        size = sum(len(e.payload) for e in entries)
+        total_rows = sum(self._counts.rows.values())
+        if total_rows + len(entries) > self.max_rows or self._counts.bytes + size > self.max_bytes:
+            raise QueueFull("queue bound reached")
+        # reserve now so concurrent puts see the bound; released if the write fails
+        per_destination = Counter(e.destination for e in entries)
+        self._counts.rows.update(per_destination)
+        self._counts.bytes += size
+        now = _now_ms()
+        rows = [(e.destination, e.event_id, e.payload, now, now) for e in entries]
+
+        def run(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "INSERT INTO items (destination, event_id, payload, created_ms, available_ms)"
+                " VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+
+        def done(_: None) -> None:
+            for destination in per_destination:
+                self.wakeup(destination).set()
+
+        def failed() -> None:
+            self._counts.rows.subtract(per_destination)
+            self._counts.bytes -= size
+
+        await self._submit(run, done, failed)
+
+    async def lease(self, destination: str, limit: int, lease_secs: float) -> list[QueuedEvent]:
+        now = _now_ms()
+        until = now + int(lease_secs * 1000)
+
+        def run(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
+            return conn.execute(
+                "UPDATE items SET available_ms = ?, leased = 1, attempts = attempts + 1"
+                " WHERE id IN (SELECT id FROM items WHERE destination = ? AND available_ms <= ?"
+                " ORDER BY available_ms, id LIMIT ?)"
+                " RETURNING id, attempts, created_ms, payload",
+                (until, destination, now, limit),
+            ).fetchall()
+
+        rows = await self._submit(run)
+        rows.sort(key=lambda r: r[0])
+        return [
+            QueuedEvent(row_id, destination, attempts, created, orjson.loads(payload))
+            for row_id, attempts, created, payload in rows
+        ]
+
+    async def ack(self, ids: Sequence[int]) -> None:
+        if ids:
+            await self._submit(lambda conn: _delete(conn, ids), self._removed)
+
+    async def retry(self, ids: Sequence[int], delay_secs: float, reason: str) -> None:
+        if not ids:
+            return
+        due = _now_ms() + int(delay_secs * 1000)
+        params = [(due, reason, i) for i in ids]
+        await self._submit(
+            lambda conn: conn.executemany(
+                "UPDATE items SET available_ms = ?, leased = 0, last_error = ? WHERE id = ?",
+                params,
+            )
+        )
+
+    async def dead_letter(self, ids: Sequence[int], reason: str) -> None:
+        if not ids:
+            return
+        now = _now_ms()
+
+        def run(conn: sqlite3.Connection) -> list[tuple[str, int]]:
+            conn.executemany(
+                "INSERT INTO dead_letters"
+                " (id, destination, event_id, payload, created_ms, attempts, failed_ms, reason)"
+                " SELECT id, destination, event_id, payload, created_ms, attempts, ?, ?"
+                " FROM items WHERE id = ?",
+                [(now, reason, i) for i in ids],
+            )
+            return _delete(conn, ids)
+
+        def done(removed: list[tuple[str, int]]) -> None:
+            self._counts.dead.update(destination for destination, _ in removed)
+            self._removed(removed)
+
+        await self._submit(run, done)
+
+    def _removed(self, removed: list[tuple[str, int]]) -> None:
+        for destination, size in removed:
+            self._counts.rows[destination] -= 1
+            self._counts.bytes -= size
+
+    async def next_due_ms(self, destination: str) -> int | None:
+        row = await self._submit(
+            lambda conn: conn.execute(
+                "SELECT min(available_ms) FROM items WHERE destination = ?", (destination,)
+            ).fetchone()
+        )
+        return row[0]
+
+    async def dead_letters(self, destination: str | None = None) -> list[DeadLetter]:
+        sql = (
+            "SELECT id, destination, event_id, attempts, created_ms, failed_ms, reason"
+            " FROM dead_letters"
+        )
+        args: tuple[str, ...] = ()
+        if destination is not None:
+            sql += " WHERE destination = ?"
+            args = (destination,)
+        rows = await self._submit(lambda conn: conn.execute(sql + " ORDER BY id", args).fetchall())
+        return [DeadLetter(*row) for row in rows]
+
+    async def ping(self) -> None:
+        now = _now_ms()
+        await self._submit(
+            lambda conn: conn.execute("INSERT OR REPLACE INTO heartbeat VALUES (1, ?)", (now,))
+        )
+
+    @property
+    def healthy(self) -> bool:
+        """False after a write failed, until one succeeds."""
+        return self._thread is not None and not self._failed
+
+    def depth(self) -> Mapping[str, int]:
+        return {d: n for d, n in self._counts.rows.items() if n > 0}
+
+    def dead_letter_count(self) -> Mapping[str, int]:
+        return dict(self._counts.dead)
+
+    def wakeup(self, destination: str) -> asyncio.Event:
+        if (event := self._wakeups.get(destination)) is None:
+            event = self._wakeups[destination] = asyncio.Event()
+        return event
+
+
+def _delete(conn: sqlite3.Connection, ids: Sequence[int]) -> list[tuple[str, int]]:
+    """Delete rows by id; return the destination and payload size of each one removed."""
+    removed: list[tuple[str, int]] = []
+    for start in range(0, len(ids), 500):
+        chunk = list(ids[start : start + 500])
+        marks = ",".join("?" * len(chunk))
+        removed += conn.execute(
+            f"DELETE FROM items WHERE id IN ({marks}) RETURNING destination, length(payload)",
+            chunk,
+        ).fetchall()
+    return removed
+
+
+def _fail(future: asyncio.Future[None], error: BaseException) -> None:
+    if not future.done():
+        future.set_exception(error)
