@@ -231,7 +231,9 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    # delta-seconds is ASCII digits only (RFC 9110); str.isdigit() also takes "²", which
+    # float() refuses
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
@@ -325,6 +327,6 @@ class HttpDestination:
             )
         except httpx.TimeoutException as err:
             return SendResult("retry", f"timeout ({type(err).__name__})")
-        except httpx.TransportError as err:
-            return SendResult("retry", f"transport error ({type(err).__name__})")
+        except httpx.RequestError as err:
+            return SendResult("retry", f"request error ({type(err).__name__})")
         return self.classify(response)

@@ -36,7 +36,9 @@ from destinations.base import (
     parse_retry_after,
 )
 
-MAX_EVENT_AGE_MS = 7 * 24 * 3600 * 1000
+#: Meta refuses a whole request holding an event over 7 days old; an hour of margin keeps
+#: an event that is just inside the limit when encoded from crossing it in flight
+MAX_EVENT_AGE_MS = (7 * 24 - 1) * 3600 * 1000
 
 #: gateway (GA4-style) names -> Meta standard events (reference §5); others go as custom events
 EVENT_NAMES: Mapping[str, str] = {
@@ -236,7 +238,10 @@ def classify_response(response: httpx.Response) -> SendResult:
         return classify_http_status(response)
     subcode = error.get("error_subcode")
     reason = f"HTTP {status}, Graph error {code}" + (f"/{subcode}" if subcode else "")
-    if code in RETRYABLE_CODES or error.get("is_transient") is True or status >= 500:
+    # what HTTP calls retryable (408, 429, 5xx: the shared definition) stays retryable
+    # whatever Graph code the body carries
+    http = classify_http_status(response)
+    if code in RETRYABLE_CODES or error.get("is_transient") is True or http.outcome == "retry":
         return SendResult(
             "retry", reason, status, parse_retry_after(response.headers.get("retry-after"))
         )

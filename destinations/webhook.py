@@ -46,7 +46,11 @@ class Settings(DestinationSettings):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        return base_url(value) if value else value
+        # validated like a base URL but sent as written: a receiver's route may need its
+        # trailing slash (base_url() strips it)
+        if value:
+            base_url(value)
+        return value
 
     @field_validator("secret")
     @classmethod

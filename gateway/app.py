@@ -52,6 +52,7 @@ class Runtime:
         self.metrics.queue.depth = self.store.depth
         self.metrics.queue.dead = self.store.dead_letter_count
         self.metrics.queue.unconfigured = self._configured
+        self.metrics.queue.commits = lambda: self.store.commits
         self.client: httpx.AsyncClient | None = None
         self.workers: dict[str, asyncio.Task[None]] = {}
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 
@@ -20,8 +20,9 @@ class _QueueCollector(Collector):
         self.depth: Callable[[], Mapping[str, int]] = dict
         self.dead: Callable[[], Mapping[str, int]] = dict
         self.unconfigured: Callable[[], Mapping[str, int]] = dict
+        self.commits: Callable[[], int] = int
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         depth = GaugeMetricFamily(
             "gateway_queue_depth", "Events waiting for delivery", labels=["destination"]
         )
@@ -42,6 +43,9 @@ class _QueueCollector(Collector):
         for destination, ok in sorted(self.unconfigured().items()):
             configured.add_metric([destination], ok)
         yield configured
+        yield CounterMetricFamily(
+            "gateway_queue_commits", "Queue transactions committed", value=self.commits()
+        )
 
 
 class Metrics:

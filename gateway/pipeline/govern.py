@@ -2,12 +2,15 @@
 
 The adapter's ``FIELDS`` is the allow-list: a path it does not declare, or declares
 ``never``, is dropped; a ``hashed`` path leaves only as the SHA-256 of its normalized
-value; ``user`` fields are never passed raw, whatever an adapter declares. Every change
-is a remark (field path, action, rule, reason), never the value.
+value; ``user`` fields are never passed raw, whatever an adapter declares. Email
+addresses found in any raw text that leaves (a page URL with ``?email=``, a custom
+property) are replaced by ``redacted``: the fixed floor under the configurable scrubbing
+rules. Every change is a remark (field path, action, rule, reason), never the value.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,6 +23,25 @@ from gateway.pipeline.ingest import Ingested
 from gateway.request_context import RequestContext
 
 _PII_KEYS = frozenset(field.value for field in PiiField)
+#: an email address, also URL-encoded (``%40``), anywhere in a string
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+EMAIL_RULE = "govern.email_in_text"
+
+
+def scrub_emails(value: Any) -> tuple[Any, bool]:
+    """``value`` with every email address in its strings replaced; whether any was."""
+    if isinstance(value, str):
+        if "@" not in value and "%40" not in value:
+            return value, False
+        scrubbed = _EMAIL.sub("redacted", value)
+        return scrubbed, scrubbed != value
+    if isinstance(value, dict):
+        pairs = {k: scrub_emails(v) for k, v in value.items()}
+        return {k: v for k, (v, _) in pairs.items()}, any(c for _, c in pairs.values())
+    if isinstance(value, list):
+        items = [scrub_emails(v) for v in value]
+        return [v for v, _ in items], any(c for _, c in items)
+    return value, False
 
 
 def source_fields(
@@ -85,6 +107,11 @@ def govern(
                 if hashed is not None:
                     target[key] = hashed
                 continue
+            value, scrubbed = scrub_emails(value)
+            if scrubbed:
+                decisions.append(
+                    Decision("govern", path, "redact", EMAIL_RULE, "email address in text", name)
+                )
             target[key] = value
         if section and target:
             out[section] = target

@@ -1,0 +1,219 @@
+"""The delivery worker: every leased item settled exactly once; retries, dead letters,
+bisection of batches a platform rejects because of one event."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+import respx
+
+from destinations.meta_capi import MetaCapi, Settings
+from gateway.delivery.worker import DestinationWorker
+from gateway.metrics import Metrics
+from gateway.pipeline.route import QueueEntry
+from gateway.queue.sqlite import SqliteStore
+
+URL = "http://meta.test/v26.0/42/events"
+
+
+class RecordingStore(SqliteStore):
+    """The real store, recording how each item was settled."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.settled: list[tuple[str, int]] = []
+        self.delays: list[float] = []
+        self.reasons: dict[int, str] = {}
+
+    async def ack(self, ids: Sequence[int]) -> None:
+        self.settled += [("ack", i) for i in ids]
+        await super().ack(ids)
+
+    async def retry(self, ids: Sequence[int], delay_secs: float, reason: str) -> None:
+        self.settled += [("retry", i) for i in ids]
+        self.delays.append(delay_secs)
+        await super().retry(ids, delay_secs, reason)
+
+    async def dead_letter(self, ids: Sequence[int], reason: str) -> None:
+        self.settled += [("dead", i) for i in ids]
+        self.reasons.update(dict.fromkeys(ids, reason))
+        await super().dead_letter(ids, reason)
+
+
+def governed(n: int, **overrides: Any) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "event": "page_view",
+        "event_id": f"e{n}",
+        "timestamp_ms": int(time.time() * 1000),
+        "page": {"url": "https://shop.example/"},
+        "context": {"user_agent": "UA/1", "ip": "203.0.113.7"},
+    }
+    event.update(overrides)
+    return event
+
+
+def meta(**retry: Any) -> MetaCapi:
+    settings = Settings.model_validate(
+        {
+            "type": "meta_capi",
+            "requires": [],
+            "pixel_id": "42",
+            "access_token": "tok",
+            "endpoint": "http://meta.test",
+            "retry": {
+                "max_attempts": 3,
+                "initial_backoff_secs": 0.01,
+                "max_backoff_secs": 0.05,
+                **retry,
+            },
+        }
+    )
+    return MetaCapi("meta", settings)
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[RecordingStore]:
+    s = RecordingStore(str(tmp_path / "q.db"), max_rows=100_000, max_bytes=100_000_000)
+    await s.start()
+    yield s
+    await s.close()
+
+
+async def run_once(
+    store: RecordingStore, destination: MetaCapi, events: list[dict[str, Any]]
+) -> list[int]:
+    """Queue ``events``, lease them all, deliver once; the leased ids."""
+    await store.put([QueueEntry("meta", e["event_id"], orjson.dumps(e)) for e in events])
+    leased = await store.lease("meta", len(events), 30)
+    assert len(leased) == len(events)
+    async with httpx.AsyncClient() as client:
+        worker = DestinationWorker(destination, store, client, Metrics(), 30)
+        await worker.deliver(leased)
+    return [i.id for i in leased]
+
+
+def assert_each_settled_once(store: RecordingStore, leased: list[int]) -> None:
+    counts = Counter(item for _, item in store.settled)
+    assert sorted(counts) == sorted(leased)
+    assert set(counts.values()) == {1}
+
+
+@respx.mock
+async def test_mixed_outcomes_settle_every_item_exactly_once(store: RecordingStore) -> None:
+    """Across ok, retryable and permanent answers and up-front rejections, the number of
+    acks + retries + dead letters equals the number of leased items, each item once."""
+    destination = meta()
+    destination.settings = destination.settings.model_copy(
+        update={"batch": destination.settings.batch.model_copy(update={"max_events": 2})}
+    )
+    respx.post(url__startswith=URL).mock(
+        side_effect=[
+            httpx.Response(200, json={"events_received": 2}),
+            httpx.Response(503),
+            httpx.Response(400, json={"error": {"code": 190, "message": "token"}}),
+        ]
+    )
+    events = [governed(i) for i in range(6)]
+    events[5] = governed(5, context={})  # no user agent: refused before sending
+    leased = await run_once(store, destination, events)
+    assert_each_settled_once(store, leased)
+    kinds = Counter(kind for kind, _ in store.settled)
+    assert kinds == {"ack": 2, "retry": 2, "dead": 2}
+    assert any(r.startswith("rejected: no user agent") for r in store.reasons.values())
+    assert any(r.startswith("permanent: HTTP 400, Graph error 190") for r in store.reasons.values())
+
+
+@respx.mock
+async def test_one_bad_event_is_bisected_out_of_a_batch(store: RecordingStore) -> None:
+    """Meta rejects a whole batch for one invalid event (code 100): the worker splits the
+    batch until the bad event is alone; the others are delivered."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        ids = [e["event_id"] for e in orjson.loads(request.content)["data"]]
+        if "e5" in ids:
+            return httpx.Response(400, json={"error": {"code": 100, "error_subcode": 2804019}})
+        return httpx.Response(200, json={"events_received": len(ids)})
+
+    respx.post(url__startswith=URL).mock(side_effect=answer)
+    leased = await run_once(store, meta(), [governed(i) for i in range(8)])
+    assert_each_settled_once(store, leased)
+    dead = [i for kind, i in store.settled if kind == "dead"]
+    assert len(dead) == 1 and (await store.dead_letters())[0].event_id == "e5"
+    assert Counter(kind for kind, _ in store.settled)["ack"] == 7
+
+
+@respx.mock
+async def test_retry_after_is_a_floor_for_the_delay(store: RecordingStore) -> None:
+    """A 429 with Retry-After: 30 is retried no sooner than 30 s later."""
+    respx.post(url__startswith=URL).mock(
+        return_value=httpx.Response(429, headers={"Retry-After": "30"})
+    )
+    leased = await run_once(store, meta(max_backoff_secs=1), [governed(1)])
+    assert_each_settled_once(store, leased)
+    assert len(store.delays) == 1 and store.delays[0] >= 30
+
+
+@respx.mock
+async def test_exhausted_retries_go_to_the_dead_letter_store(store: RecordingStore) -> None:
+    """After max_attempts, a retryable failure dead-letters the item with the reason."""
+    respx.post(url__startswith=URL).mock(return_value=httpx.Response(503))
+    destination = meta(max_attempts=2)
+    await store.put([QueueEntry("meta", "e1", orjson.dumps(governed(1)))])
+    async with httpx.AsyncClient() as client:
+        worker = DestinationWorker(destination, store, client, Metrics(), 30)
+        for _ in range(2):
+            await asyncio.sleep(0.06)
+            await worker.deliver(await store.lease("meta", 10, 30))
+    assert [kind for kind, _ in store.settled] == ["retry", "dead"]
+    (dead,) = await store.dead_letters()
+    assert dead.reason == "retries exhausted: HTTP 503" and dead.attempts == 2
+
+
+@respx.mock
+async def test_transport_errors_are_retried(store: RecordingStore) -> None:
+    """A refused connection or a timeout is retryable, never a dead letter."""
+    respx.post(url__startswith=URL).mock(side_effect=[httpx.ConnectError("refused")])
+    leased = await run_once(store, meta(), [governed(1)])
+    assert store.settled == [("retry", leased[0])]
+
+
+async def test_an_adapter_that_raises_cannot_lose_events(store: RecordingStore) -> None:
+    """If encoding raises (an adapter bug), every item is retried, none is lost."""
+
+    class Broken(MetaCapi):
+        def encode(self, batch: Any, *, now_ms: int | None = None) -> Any:
+            raise TypeError("bug")
+
+    destination = Broken("meta", meta().settings)
+    leased = await run_once(store, destination, [governed(i) for i in range(3)])
+    assert_each_settled_once(store, leased)
+    assert {kind for kind, _ in store.settled} == {"retry"}
+
+
+async def test_worker_loop_delivers_what_is_put(store: RecordingStore) -> None:
+    """The running worker wakes on put, batches, delivers and acks."""
+    with respx.mock:
+        route = respx.post(url__startswith=URL).mock(
+            return_value=httpx.Response(200, json={"events_received": 1})
+        )
+        async with httpx.AsyncClient() as client:
+            worker = DestinationWorker(meta(), store, client, Metrics(), 30)
+            task = asyncio.create_task(worker.run())
+            await store.put(
+                [QueueEntry("meta", f"e{i}", orjson.dumps(governed(i))) for i in range(20)]
+            )
+            for _ in range(200):
+                if store.depth() == {}:
+                    break
+                await asyncio.sleep(0.02)
+            task.cancel()
+    assert store.depth() == {}
+    assert route.call_count == 1
