@@ -39,8 +39,9 @@ lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+BENCH_ARGS ?=
 bench: $(VENV)/.test-installed
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 schema: $(VENV)/.run-installed
 	$(BIN)/gateway schema > config/gateway.schema.json

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol, TypedDict
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from gateway.pii import META, Recipe
 
@@ -73,12 +73,12 @@ class DestinationSettings(StrictModel):
     #: the adapter's platform limit; ``batch.max_events`` may only lower it
     MAX_BATCH: ClassVar[int] = 1
 
-    @model_validator(mode="after")
-    def _batch_within_platform_limit(self) -> DestinationSettings:
-        limit = self.MAX_BATCH
-        if self.batch.max_events is not None and self.batch.max_events > limit:
-            raise ValueError(f"batch.max_events is above this platform's limit of {limit}")
-        return self
+    @field_validator("batch")
+    @classmethod
+    def _batch_within_platform_limit(cls, batch: BatchSettings) -> BatchSettings:
+        if batch.max_events is not None and batch.max_events > cls.MAX_BATCH:
+            raise ValueError(f"max_events is above this platform's limit of {cls.MAX_BATCH}")
+        return batch
 
     def secret_values(self) -> list[str]:
         """Every non-empty secret in these settings (to mask them wherever they could show)."""
@@ -99,6 +99,8 @@ def base_url(value: str) -> str:
         raise ValueError("must be an http:// or https:// URL with a host")
     if url.query or url.fragment:
         raise ValueError("must not carry a query or fragment")
+    if url.userinfo:
+        raise ValueError("must not carry credentials (user:password@); they would reach logs")
     return value.rstrip("/")
 
 

@@ -69,6 +69,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the gateway until SIGTERM or SIGINT; SIGHUP reloads the config."""
     import uvicorn
+    import uvloop
 
     from gateway import logs
     from gateway.app import create_app
@@ -83,12 +84,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
             app,
             host=args.host,
             port=args.port,
-            loop="uvloop",
             http="httptools",
             lifespan="on",
             access_log=False,
             log_config=None,
             server_header=False,
+            # the gateway reads X-Forwarded-For itself, from configured proxies only;
+            # uvicorn's own handling would rewrite the peer address before that check
+            proxy_headers=False,
         )
     )
 
@@ -98,7 +101,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(runtime.reload()))
         await server.serve()
 
-    asyncio.run(main())
+    # uvicorn picks its loop in Server.run(); serving ourselves, we pick uvloop here
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main())
     return 0
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AfterValidator, Field, SecretStr, field_validator
 
 from destinations import REGISTRY
 from destinations.base import StrictModel
@@ -38,23 +38,23 @@ class RegionHeaders(StrictModel):
     subdivision: list[Annotated[str, Field(pattern=_HEADER_NAME)]] = ["CF-Region-Code"]
 
 
+def _network(entry: str) -> str:
+    try:
+        ipaddress.ip_network(entry, strict=False)
+    except ValueError as err:
+        raise ValueError(
+            "must be an IP address or CIDR network (host names are not resolved)"
+        ) from err
+    return entry
+
+
 class ServerConfig(StrictModel):
     """The HTTP edge."""
 
     max_body_bytes: int = Field(65_536, ge=1024, le=10 * 1024 * 1024)
     max_events_per_request: int = Field(100, ge=1, le=100)
-    trusted_proxies: list[str] = []
+    trusted_proxies: list[Annotated[str, AfterValidator(_network)]] = []
     region_headers: RegionHeaders = RegionHeaders()
-
-    @field_validator("trusted_proxies")
-    @classmethod
-    def _networks(cls, value: list[str]) -> list[str]:
-        for entry in value:
-            try:
-                ipaddress.ip_network(entry, strict=False)
-            except ValueError as err:
-                raise ValueError("each entry must be an IP address or CIDR network") from err
-        return value
 
 
 class CookieConfig(StrictModel):

@@ -10,7 +10,7 @@ the node graph instead and builds values itself:
 - ``${NAME}`` and ``${NAME:-default}`` are replaced per scalar (``$$`` is a literal
   ``$``). The result of a plain scalar is an ``Interpolated`` string that the loader
   types by the field it lands in (``port: ${PORT}`` an integer, ``pixel_id: ${ID}`` a
-  string even when all digits); a quoted one stays a string;
+  string even when all digits); a quoted one (or one tagged ``!!str``) stays a string;
 - every value's path (a tuple of keys and list indices) maps to its file and line.
 
 Problems never quote the offending value: it may be a secret.
@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+import yaml.reader
 from yaml.composer import Composer
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.parser import Parser
@@ -49,11 +50,18 @@ _VAR = re.compile(r"\$(?:\$|\{([^}]*)\})")
 _VAR_BODY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$", re.DOTALL)
 
 _STR_TAG = BaseResolver.DEFAULT_SCALAR_TAG
-_KNOWN_TAGS = {_STR_TAG, BaseResolver.DEFAULT_SEQUENCE_TAG, BaseResolver.DEFAULT_MAPPING_TAG}
+#: untagged plain scalars, typed here; an explicit ``!!str`` keeps the string tag
+_PLAIN_TAG = "tag:gateway.invalid,2024:plain"
+_KNOWN_TAGS = {
+    _STR_TAG,
+    _PLAIN_TAG,
+    BaseResolver.DEFAULT_SEQUENCE_TAG,
+    BaseResolver.DEFAULT_MAPPING_TAG,
+}
 
 
 class _ComposeOnly(Reader, Scanner, Parser, Composer, BaseResolver):
-    """A PyYAML composer with no implicit resolvers: every plain scalar stays a string node."""
+    """A PyYAML composer with no implicit resolvers: plain scalars get a tag of their own."""
 
     def __init__(self, stream: str) -> None:
         Reader.__init__(self, stream)
@@ -61,6 +69,11 @@ class _ComposeOnly(Reader, Scanner, Parser, Composer, BaseResolver):
         Parser.__init__(self)
         Composer.__init__(self)
         BaseResolver.__init__(self)
+
+    def resolve(self, kind: type[Node], value: Any, implicit: Any) -> str:
+        if kind is ScalarNode and implicit[0]:
+            return _PLAIN_TAG
+        return super().resolve(kind, value, implicit)
 
 
 def resolve_plain(text: str) -> Any:
@@ -97,6 +110,8 @@ class Source:
     data: Any = None
     lines: dict[Path, tuple[str, int]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    #: paths whose value could not be read (already a problem): validation skips them
+    unreadable: set[Path] = field(default_factory=set)
 
     def locate(self, path: Path) -> tuple[str, int]:
         """The file and line of ``path``, or of its nearest ancestor that exists."""
@@ -135,7 +150,8 @@ class _Builder:
     def build(self, node: Node, path: Path) -> Any:
         self.source.lines.setdefault(path, (self.file, node.start_mark.line + 1))
         if node.tag not in _KNOWN_TAGS:
-            self._problem(node, path, "YAML tags are not supported here")
+            self._problem(node, path, "YAML tags are not supported (only !!str is); remove the tag")
+            self.source.unreadable.add(path)
             return None
         if isinstance(node, MappingNode):
             return self._mapping(node, path)
@@ -170,12 +186,14 @@ class _Builder:
 
     def _scalar(self, node: ScalarNode, path: Path) -> Any:
         text = node.value
+        plain = node.tag == _PLAIN_TAG
         if "$" not in text:
-            return resolve_plain(text) if node.style is None else text
+            return resolve_plain(text) if plain else text
         replaced = self._interpolate(text, node, path)
         if replaced is None:
+            self.source.unreadable.add(path)
             return None
-        return Interpolated(replaced) if node.style is None else replaced
+        return Interpolated(replaced) if plain else replaced
 
     def _interpolate(self, text: str, node: ScalarNode, path: Path) -> str | None:
         failed = False
@@ -190,6 +208,10 @@ class _Builder:
                 failed = True
                 return ""
             name, default = body.group(1), body.group(2)
+            if default is not None and "${" in default:
+                self._problem(node, path, "malformed ${...}: a default cannot hold another ${...}")
+                failed = True
+                return ""
             value = self.env.get(name)
             if value is None:
                 if default is None:
@@ -223,10 +245,12 @@ def read_yaml(text: str, file: str, env: Mapping[str, str] | None = None) -> Sou
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        line = mark.line + 1 if mark is not None else 1
-        what = " ".join(part for part in (err.context, err.problem) if part)
-        source.problems.append(Problem(file, line, "", f"invalid YAML: {what}"))
+        source.problems.append(_syntax_problem(err, text, file))
+        return source
+    except yaml.reader.ReaderError as err:
+        line = text[: err.position].count("\n") + 1
+        message = "invalid YAML: a control character or other character YAML does not allow"
+        source.problems.append(Problem(file, line, "", message))
         return source
     except yaml.YAMLError as err:
         source.problems.append(Problem(file, 1, "", f"invalid YAML: {type(err).__name__}"))
@@ -236,3 +260,20 @@ def read_yaml(text: str, file: str, env: Mapping[str, str] | None = None) -> Sou
         return source
     source.data = _Builder(file, os.environ if env is None else env, source).build(node, ())
     return source
+
+
+def _syntax_problem(err: yaml.MarkedYAMLError, text: str, file: str) -> Problem:
+    """Where the parser stopped and what it expected (PyYAML's words, never the line's text)."""
+    mark = err.problem_mark or err.context_mark
+    line = mark.line + 1 if mark is not None else 1
+    what = err.problem or "syntax error"
+    if err.context:
+        started = err.context_mark.line + 1 if err.context_mark is not None else line
+        what += f" ({err.context}" + (f" started on line {started})" if started != line else ")")
+    lines = text.splitlines()
+    if "got '{'" in what and "${" in (lines[line - 1] if line <= len(lines) else ""):
+        # a plain scalar cannot hold "{" inside [...] or {...}
+        what += "; inside [ ] or { } put ${...} in quotes, or use block style"
+    elif "'\\t'" in what:
+        what += "; indent with spaces, not tabs"
+    return Problem(file, line, "", f"invalid YAML: {what}")

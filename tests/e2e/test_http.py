@@ -65,6 +65,17 @@ def test_consented_purchase_arrives_at_meta_hashed(gateway: Gateway, fake: FakeP
     assert sent["custom_data"]["order_id"] == "T-1001"
 
 
+def test_region_headers_through_a_trusted_proxy_with_forwarded_for(
+    gateway: Gateway, fake: FakePlatform
+) -> None:
+    """Behind a trusted proxy that adds X-Forwarded-For, the region header counts: a US
+    visitor with no consent signal is in the opt-out regime and the event is sent."""
+    response = gateway.client().post("/collect", json=purchase(consent={}), headers=US_BROWSER)
+    assert response.status_code == 204
+    wait_for(lambda: fake.event_ids())
+    assert fake.events()[0]["user_data"]["client_ip_address"] == "203.0.113.7"
+
+
 def test_text_plain_batch_is_accepted_and_sent_in_one_request(
     gateway: Gateway, fake: FakePlatform
 ) -> None:

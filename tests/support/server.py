@@ -32,6 +32,7 @@ def serve(app: Any, port: int | None = None) -> Iterator[str]:
             log_config=None,
             access_log=False,
             loop="asyncio",
+            proxy_headers=False,
         )
     )
     thread = threading.Thread(target=server.run, daemon=True)
