@@ -1,7 +1,8 @@
 # make run   - create .venv if missing, install, serve config/gateway.yaml on 127.0.0.1:8080
 # make test  - create .venv if missing, install with test extras, run the whole suite
 # make lint  - ruff
-# make bench - throughput and latency against a real `gateway serve` (see bench/README.md)
+# make bench - throughput and latency against a real `gateway serve`, for a PII-heavy
+#              purchase and a PII-free page view (see bench/README.md)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
@@ -41,7 +42,8 @@ lint: $(VENV)/.test-installed
 
 BENCH_ARGS ?=
 bench: $(VENV)/.test-installed
-	$(BIN)/python bench/run.py $(BENCH_ARGS)
+	$(BIN)/python bench/run.py --event examples/events/purchase.json $(BENCH_ARGS)
+	$(BIN)/python bench/run.py --event examples/events/page_view.json $(BENCH_ARGS)
 
 schema: $(VENV)/.run-installed
 	$(BIN)/gateway schema > config/gateway.schema.json

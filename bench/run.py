@@ -167,6 +167,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-install", action="store_true", help="never run apt-get")
     parser.add_argument("--wrk-threads", type=int, default=1, help="wrk -t (default 1)")
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    parser.add_argument(
+        "--event",
+        type=Path,
+        default=EXAMPLE_EVENT,
+        help="the event every request carries (default: the PII-heavy example purchase)",
+    )
     parser.add_argument("--drain-timeout", type=float, default=120.0)
     parser.add_argument(
         "--bare-loop",
@@ -203,9 +209,9 @@ def bench_config(source: Path, queue_path: Path) -> str:
     return new
 
 
-def event_body() -> bytes:
-    """The example purchase event, timestamped now, with an ``__EVENT_ID__`` placeholder."""
-    event = json.loads(EXAMPLE_EVENT.read_text())
+def event_body(path: Path) -> bytes:
+    """The example event at ``path``, timestamped now, with an ``__EVENT_ID__`` placeholder."""
+    event = json.loads(path.read_text())
     event["event_id"] = "__EVENT_ID__"
     event["timestamp"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
@@ -578,7 +584,8 @@ def main(argv: list[str] | None = None) -> int:
                 print("falling back to the Python load generator (bench/pyload.py)", flush=True)
         tool = "wrk" if wrk else "python asyncio load generator"
         body_file = tmp / "event.json"
-        body_file.write_bytes(event_body())
+        body_file.write_bytes(event_body(args.event))
+        print(f"event: {args.event.relative_to(ROOT) if args.event.is_relative_to(ROOT) else args.event}", flush=True)
         fake = FakeMeta().start()
         print(f"fake Meta: {fake.url}; temporary directory: {tmp}", flush=True)
         gateway, delivery, facts = run_gateway(args, wrk, body_file, procs, tmp, fake)

@@ -20,6 +20,7 @@ from starlette.routing import Route
 from gateway.config.compile import Policy, compile_policy
 from gateway.config.loader import load_config
 from gateway.config.models import Config
+from gateway.decision_log import DecisionLog
 from gateway.delivery.worker import DestinationWorker
 from gateway.endpoints.collect import collect
 from gateway.endpoints.health import healthz, readyz
@@ -53,6 +54,7 @@ class Runtime:
         self.metrics.queue.dead = self.store.dead_letter_count
         self.metrics.queue.unconfigured = self._configured
         self.metrics.queue.commits = lambda: self.store.commits
+        self.decisions = DecisionLog()
         self.client: httpx.AsyncClient | None = None
         self.workers: dict[str, asyncio.Task[None]] = {}
 
@@ -100,6 +102,7 @@ class Runtime:
     async def stop(self) -> None:
         """Stop delivering, close the client, then the queue (pending writes finish)."""
         await self._stop_workers()
+        self.decisions.flush()
         if self.client is not None:
             await self.client.aclose()
         await self.store.close()

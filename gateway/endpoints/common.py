@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from starlette.requests import Request
+from starlette.requests import Request, cookie_parser
 from starlette.responses import JSONResponse, Response
 
 from gateway import client_id
 from gateway.errors import BodyTooLarge, InputError, QueueError
 from gateway.pipeline import Processed, process
 from gateway.pipeline.ingest import Ingested
-from gateway.request_context import RequestContext, build_context
+from gateway.request_context import RequestContext, build_context, read_headers
 
 log = structlog.get_logger("gateway.ingest")
 
@@ -51,8 +51,14 @@ def unavailable(error: QueueError) -> JSONResponse:
 
 def context_of(request: Request, runtime: Any) -> RequestContext:
     """The request context under the current policy."""
-    peer = request.client.host if request.client else None
-    return build_context(peer, request.headers, request.cookies, runtime.policy.context_rules)
+    client = request.scope.get("client")
+    rules = runtime.policy.context_rules
+    # straight from the ASGI scope: Starlette's Headers and cookie properties each build
+    # an object per request that this would then throw away
+    headers = read_headers(request.scope["headers"], rules.wanted)
+    cookie = headers.get("cookie")
+    cookies = cookie_parser(cookie[0]) if cookie else {}
+    return build_context(client[0] if client else None, headers, cookies, rules)
 
 
 async def accept(
@@ -62,26 +68,28 @@ async def accept(
     policy = runtime.policy
     processed = process(events, ctx, policy)
     await runtime.store.put(processed.entries)
-    runtime.metrics.accepted.labels(endpoint).inc(len(events))
+    runtime.metrics.inc(runtime.metrics.accepted, endpoint, amount=len(events))
     for outcome in processed.outcomes:
-        for name, verdict in outcome.consent.verdicts.items():
-            runtime.metrics.verdicts.labels(name, verdict.action).inc()
+        verdicts = outcome.consent.verdicts
+        for name, verdict in verdicts.items():
+            runtime.metrics.inc(runtime.metrics.verdicts, name, verdict.action)
         if policy.log_decisions:
-            log.info(
-                "event_decided",
-                endpoint=endpoint,
-                event_name=outcome.ingested.event.event,
-                event_id=outcome.ingested.event_id,
-                regime=outcome.consent.regime,
-                verdicts={n: v.action for n, v in outcome.consent.verdicts.items()},
-                withheld_by=sorted(
-                    {
-                        d.rule
-                        for v in outcome.consent.verdicts.values()
-                        for d in v.decisions
-                        if d.action == "withhold"
-                    }
-                ),
+            runtime.decisions.record(
+                {
+                    "endpoint": endpoint,
+                    "event_name": outcome.ingested.event.event,
+                    "event_id": outcome.ingested.event_id,
+                    "regime": outcome.consent.regime,
+                    "verdicts": {n: v.action for n, v in verdicts.items()},
+                    "withheld_by": sorted(
+                        {
+                            d.rule
+                            for v in verdicts.values()
+                            for d in v.decisions
+                            if d.action == "withhold"
+                        }
+                    ),
+                }
             )
     return processed
 
@@ -98,16 +106,13 @@ def apply_storage_consent(
     cookie = runtime.policy.cookie
     storage = processed.outcomes[-1].consent.storage
     if storage == "granted":
-        response.set_cookie(
-            cookie.name,
-            client_id.sign(processed.identity.client_id, runtime.policy.secret),
-            max_age=cookie.max_age_days * 86_400,
-            domain=cookie.domain,
-            secure=cookie.secure,
-            httponly=True,
-            samesite="lax",
-        )
+        value = client_id.sign(processed.identity.client_id, runtime.policy.secret)
+        max_age = cookie.max_age_days * 86_400
     elif storage == "denied" and cookie.name in ctx.cookies:
-        response.delete_cookie(
-            cookie.name, domain=cookie.domain, secure=cookie.secure, httponly=True, samesite="lax"
-        )
+        value, max_age = "", 0
+    else:
+        return
+    header = client_id.set_cookie_header(
+        cookie.name, value, max_age=max_age, domain=cookie.domain, secure=cookie.secure
+    )
+    response.headers.append("set-cookie", header)

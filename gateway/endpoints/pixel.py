@@ -30,11 +30,11 @@ async def pixel(request: Request) -> Response:
     runtime = request.app.state.runtime
     metrics = runtime.metrics
     response = Response(GIF, headers=_HEADERS)
-    metrics.received.labels("pixel").inc()
+    metrics.inc(metrics.received, "pixel")
     try:
         events = validate([pixel_event(request.query_params.multi_items())], batch=False)
     except InputError as err:
-        metrics.refused.labels("pixel", "invalid").inc()
+        metrics.inc(metrics.refused, "pixel", "invalid")
         log.info(
             "request_refused",
             endpoint="pixel",
@@ -46,7 +46,7 @@ async def pixel(request: Request) -> Response:
     try:
         processed = await accept(runtime, "pixel", events, ctx)
     except QueueError as err:
-        metrics.refused.labels("pixel", err.reason).inc()
+        metrics.inc(metrics.refused, "pixel", err.reason)
         log.warning("request_refused", endpoint="pixel", error=err.reason)
         return response
     apply_storage_consent(response, processed, ctx, runtime)

@@ -26,6 +26,8 @@ _PHONE_FALLBACK_DIGITS = re.compile(r"[0-9]{7,15}")
 _NON_ASCII_LETTERS = re.compile(r"[^a-z]")
 # Common in the wild but not an ISO 3166-1 code, so pycountry does not know it.
 _COUNTRY_ALIASES = {"uk": "gb"}
+_POSSIBLE = phonenumbers.ValidationResult.IS_POSSIBLE
+_INTERNATIONAL = re.compile(r"\+([1-9][0-9]{6,14})")
 
 
 class Normalizer(Protocol):
@@ -58,8 +60,11 @@ def normalize_postal_code(value: str, *, country: str | None = None) -> str | No
 def normalize_phone(value: str, *, country: str | None = None) -> str | None:
     """Return the phone number as E.164 digits without ``+``, or None if it is not a number.
 
-    Numbers libphonenumber accepts as valid (using ``country`` as the default region for
-    national numbers) come out in canonical E.164, which drops trunk zeros and extensions.
+    Numbers libphonenumber parses to a possible full number (using ``country`` as the
+    default region for national numbers) come out in canonical E.164, which drops trunk
+    zeros and extensions. Possible, not valid: the length check is what tells a full
+    number from a local one, and ``is_valid_number`` costs twenty times more per event
+    for the same output on real input.
     Anything else falls back to Meta SDK behaviour: symbols and leading zeros removed, and
     7 to 15 digits required.
     """
@@ -68,7 +73,56 @@ def normalize_phone(value: str, *, country: str | None = None) -> str | None:
     # "00" is the international call prefix in most of the world; libphonenumber only
     # understands it when the default region uses it, so make it explicit.
     candidate = "+" + compact[2:] if compact.startswith("00") else text
+    fast = _international_digits(_PHONE_SYMBOLS.sub("", candidate))
+    if fast is not None:
+        return fast
     return _valid_e164_digits(candidate, country) or _fallback_phone_digits(compact)
+
+
+def _international_digits(compact: str) -> str | None:
+    """E.164 digits for input already in international form, without calling ``parse``.
+
+    Exactly what ``parse`` + ``format_number(E164)`` give (a property test holds them to
+    it) when the calling code's metadata makes it simple: the national part cannot start
+    with the prefix libphonenumber would strip, and its length is a possible full length.
+    Otherwise None, and the caller takes the slow path. ``parse`` costs about 15 us per
+    number; most checkouts submit this form.
+    """
+    match = _INTERNATIONAL.fullmatch(compact)
+    if match is None:
+        return None
+    digits = match.group(1)
+    for size in (1, 2, 3):
+        rule = _calling_code_rule(digits[:size])
+        if rule is None:
+            continue
+        prefix, lengths = rule
+        national = digits[size:]
+        if national.startswith(prefix or "0") or len(national) not in lengths:
+            return None
+        return digits
+    return None
+
+
+@lru_cache(maxsize=512)
+def _calling_code_rule(code: str) -> tuple[str, frozenset[int]] | None:
+    """For a calling code: the digits-only national prefix (or "") and the possible full
+    lengths of its main region; None when the code is unknown or its prefix is a pattern."""
+    if code.startswith("0") or int(code) not in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+        return None
+    region = phonenumbers.region_code_for_country_code(int(code))
+    if region == phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY:
+        metadata = phonenumbers.PhoneMetadata.metadata_for_nongeo_region(int(code))
+    else:
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    if metadata is None:
+        return None
+    prefix = metadata.national_prefix_for_parsing or metadata.national_prefix or ""
+    if prefix and not prefix.isdigit():
+        return None
+    desc = metadata.general_desc
+    lengths = frozenset(desc.possible_length) - frozenset(desc.possible_length_local_only or ())
+    return prefix, lengths
 
 
 def _valid_e164_digits(text: str, country: str | None) -> str | None:
@@ -77,7 +131,7 @@ def _valid_e164_digits(text: str, country: str | None) -> str | None:
         number = phonenumbers.parse(text, region.upper() if region else None)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_valid_number(number):
+    if phonenumbers.is_possible_number_with_reason(number) != _POSSIBLE:
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)[1:]
 

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from gateway.pii.hashing import is_sha256_hex, sha256_hex
 from gateway.pii.normalize import (
@@ -60,8 +60,7 @@ class PiiField(StrEnum):
     EXTERNAL_ID = "external_id"
 
 
-@dataclass(frozen=True, slots=True)
-class HashedValue:
+class HashedValue(NamedTuple):
     """Outcome of applying a recipe to one raw value.
 
     ``reason`` is drawn from a fixed vocabulary so it can be logged: it never echoes the input.
@@ -72,6 +71,7 @@ class HashedValue:
     reason: str
 
 
+_HASHED_REASONS = {field: f"sha256 of normalized {field.value}" for field in PiiField}
 _EMPTY = HashedValue(None, "dropped", "empty after normalization")
 _NOT_UNICODE = HashedValue(None, "dropped", "not valid unicode text")
 _INVALID_REASONS: Mapping[PiiField, str] = MappingProxyType(
@@ -110,7 +110,7 @@ class Recipe:
             return HashedValue(None, "dropped", _INVALID_REASONS.get(field, "invalid value"))
         if not normalized:
             return _EMPTY
-        return HashedValue(sha256_hex(normalized), "hashed", f"sha256 of normalized {field}")
+        return HashedValue(sha256_hex(normalized), "hashed", _HASHED_REASONS[field])
 
 
 def _is_utf8_encodable(text: str) -> bool:

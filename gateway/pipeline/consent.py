@@ -1,7 +1,8 @@
 """Consent: from the event's signals and the visitor's region to a verdict per destination.
 
 1. The region picks a regime (``opt_in``, ``opt_out``, ``none``); unknown = strictest.
-2. Each signal reader votes grant or deny per purpose, with the rule that made it vote.
+2. Each signal reader votes grant or deny (or abstains) per purpose, with the rule that
+   made it vote.
    A new consent standard is one decoder under ``gateway.signals`` and one reader here.
 3. Per purpose: any deny wins; otherwise ``opt_in`` needs a grant, while ``opt_out`` and
    ``none`` grant unless denied.
@@ -12,9 +13,10 @@ Every step is a ``Decision`` naming the rule; none carries a consent string.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from functools import lru_cache
+from typing import Literal, NamedTuple
 
 from gateway.config.compile import CompiledPurpose, Policy
 from gateway.decisions import Decision
@@ -34,8 +36,7 @@ class Signals:
     gpc: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Vote:
+class Vote(NamedTuple):
     """One signal's say on one purpose."""
 
     grant: bool
@@ -63,62 +64,80 @@ class ConsentResult:
     decisions: tuple[Decision, ...]
 
 
-Reader = Callable[[Signals, CompiledPurpose], Iterator[Vote]]
+Reader = Callable[[Signals, CompiledPurpose], Vote | None]
 
 
-def _categories(signals: Signals, purpose: CompiledPurpose) -> Iterator[Vote]:
+def _categories(signals: Signals, purpose: CompiledPurpose) -> Vote | None:
+    cats = signals.categories
+    present = [c for c in purpose.categories if c in cats]
+    if not present:
+        return None
     rule = f"consent.purposes.{purpose.name}.signals.categories"
-    present = [c for c in purpose.categories if c in signals.categories]
-    denied = [c for c in present if not signals.categories[c]]
-    if denied:
-        yield Vote(False, rule, f"consent.categories.{denied[0]} is false")
-    elif present:
-        yield Vote(True, rule, f"consent.categories.{present[0]} is true")
+    denied = next((c for c in present if not cats[c]), None)
+    if denied is not None:
+        return Vote(False, rule, f"consent.categories.{denied} is false")
+    return Vote(True, rule, f"consent.categories.{present[0]} is true")
 
 
-def _gcm(signals: Signals, purpose: CompiledPurpose) -> Iterator[Vote]:
-    if not purpose.gcm:
-        return
+def _gcm(signals: Signals, purpose: CompiledPurpose) -> Vote | None:
+    if not purpose.gcm or not signals.gcm.values:
+        return None
+    states = [signals.gcm.values.get(t) for t in purpose.gcm]
     rule = f"consent.purposes.{purpose.name}.signals.gcm"
-    states = {t: signals.gcm.values.get(t) for t in purpose.gcm}
-    denied = [t for t, s in states.items() if s == "denied"]
-    if denied:
-        yield Vote(False, rule, f"consent mode {denied[0]} denied")
-    elif all(s == "granted" for s in states.values()):
-        yield Vote(True, rule, "consent mode " + ", ".join(purpose.gcm) + " granted")
+    if "denied" in states:
+        return Vote(False, rule, f"consent mode {purpose.gcm[states.index('denied')]} denied")
+    if all(s == "granted" for s in states):
+        return Vote(True, rule, "consent mode " + ", ".join(purpose.gcm) + " granted")
+    return None
 
 
-def _gpc(signals: Signals, purpose: CompiledPurpose) -> Iterator[Vote]:
+def _gpc(signals: Signals, purpose: CompiledPurpose) -> Vote | None:
     if purpose.gpc and signals.gpc:
         rule = f"consent.purposes.{purpose.name}.signals.gpc"
-        yield Vote(False, rule, "Sec-GPC: 1 (opt-out of sale and sharing)")
+        return Vote(False, rule, "Sec-GPC: 1 (opt-out of sale and sharing)")
+    return None
 
 
 READERS: tuple[Reader, ...] = (_categories, _gcm, _gpc)
 
 
-def decode_signals(consent: Consent, ctx: RequestContext) -> tuple[Signals, list[Decision]]:
-    """Decode every signal the event and request carry; report what could not be read."""
-    reading = gcm.decode(consent.gcm)
+def evaluate(consent: Consent, ctx: RequestContext, policy: Policy) -> ConsentResult:
+    """Decide every purpose and every destination for one event.
+
+    The result depends only on the policy, the region, GPC and the consent signals, a
+    small set in practice, so it is memoized; callers must treat it as read-only.
+    """
+    return _decide(
+        policy,
+        ctx.region,
+        ctx.gpc,
+        tuple(sorted((consent.categories or {}).items())),
+        tuple(sorted((consent.gcm or {}).items())),
+    )
+
+
+@lru_cache(maxsize=4096)
+def _decide(
+    policy: Policy,
+    region: str | None,
+    gpc: bool,
+    categories: tuple[tuple[str, bool], ...],
+    gcm_object: tuple[tuple[str, str], ...],
+) -> ConsentResult:
+    regime, regime_rule = policy.regime_for(region)
     decisions = [
+        Decision("consent", "region", regime, regime_rule, f"region {region or 'unknown'}")
+    ]
+    reading = gcm.decode(dict(gcm_object))
+    decisions += [
         Decision("consent", "consent.gcm", "read_strict", "signals.gcm", problem)
         for problem in reading.problems
     ]
-    return Signals(dict(consent.categories or {}), reading, ctx.gpc), decisions
-
-
-def evaluate(consent: Consent, ctx: RequestContext, policy: Policy) -> ConsentResult:
-    """Decide every purpose and every destination for one event."""
-    regime, regime_rule = policy.regime_for(ctx.region)
-    decisions = [
-        Decision("consent", "region", regime, regime_rule, f"region {ctx.region or 'unknown'}")
-    ]
-    signals, problems = decode_signals(consent, ctx)
-    decisions.extend(problems)
+    signals = Signals(dict(categories), reading, gpc)
     granted: dict[str, bool] = {}
     explicit_deny: set[str] = set()
     for purpose in policy.purposes.values():
-        votes = [v for read in READERS for v in read(signals, purpose)]
+        votes = [v for read in READERS if (v := read(signals, purpose)) is not None]
         denies = [v for v in votes if not v.grant]
         grants = [v for v in votes if v.grant]
         subject = f"purpose:{purpose.name}"

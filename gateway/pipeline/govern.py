@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from destinations.base import FieldRule, GovernedEvent, HttpDestination
 from gateway.decisions import Decision
@@ -22,10 +25,72 @@ from gateway.pipeline.identify import Identity
 from gateway.pipeline.ingest import Ingested
 from gateway.request_context import RequestContext
 
-_PII_KEYS = frozenset(field.value for field in PiiField)
+_PII_FIELDS = {field.value: field for field in PiiField}
+#: sections whose dropped fields are worth a remark (the rest are event payload)
+_REMARKED = frozenset({"user", "ids", "context", "page"})
 #: an email address, also URL-encoded (``%40``), anywhere in a string
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 EMAIL_RULE = "govern.email_in_text"
+_HASH_ACTIONS = {"hashed": "hash", "passed_prehashed": "pass_hashed", "dropped": "drop"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Section:
+    """One section's slice of an adapter's ``FIELDS``: exact keys, and the ``*`` rule."""
+
+    exact: Mapping[str, FieldRule]
+    wildcard: FieldRule | None
+
+
+_PLANS: dict[type, dict[str, _Section]] = {}
+
+
+def _plan(fields: Mapping[str, FieldRule]) -> dict[str, _Section]:
+    """``FIELDS`` regrouped by section (``""`` is the top level)."""
+    exact: dict[str, dict[str, FieldRule]] = {}
+    wildcard: dict[str, FieldRule] = {}
+    for path, rule in fields.items():
+        section, _, key = path.rpartition(".")
+        if key == "*":
+            wildcard[section] = rule
+        else:
+            exact.setdefault(section, {})[key] = rule
+    sections = set(exact) | set(wildcard)
+    return {s: _Section(exact.get(s, {}), wildcard.get(s)) for s in sections}
+
+
+def _plan_for(destination: HttpDestination) -> dict[str, _Section]:
+    """The adapter's plan, computed once per adapter class."""
+    adapter = type(destination)
+    if (plan := _PLANS.get(adapter)) is None:
+        plan = _PLANS[adapter] = _plan(adapter.FIELDS)
+    return plan
+
+
+def source_fields(
+    ingested: Ingested, identity: Identity, ctx: RequestContext, consent: ConsentResult
+) -> dict[str, dict[str, Any]]:
+    """Everything known about the event, by section, before any destination's cut."""
+    event = ingested.event
+    data = event.model_dump(exclude_none=True, exclude={"event", "event_id", "timestamp"})
+    ids = data.get("ids", {})
+    if identity.source == "cookie" or "client_id" not in ids:
+        ids["client_id"] = identity.client_id
+    context = {"ip": ctx.client_ip, "user_agent": ctx.user_agent, "region": ctx.region}
+    return {
+        "": {
+            "event": event.event,
+            "event_id": ingested.event_id,
+            "timestamp_ms": ingested.timestamp_ms,
+            "received_ms": ingested.received_ms,
+        },
+        "page": data.get("page", {}),
+        "user": data.get("user", {}),
+        "ids": ids,
+        "context": {k: v for k, v in context.items() if v is not None},
+        "properties": data.get("properties", {}),
+        "consent": {"regime": consent.regime, "purposes": consent.purposes},
+    }
 
 
 def scrub_emails(value: Any) -> tuple[Any, bool]:
@@ -35,48 +100,17 @@ def scrub_emails(value: Any) -> tuple[Any, bool]:
             return value, False
         scrubbed = _EMAIL.sub("redacted", value)
         return scrubbed, scrubbed != value
+    if not isinstance(value, dict | list):
+        return value, False
+    # one serialization tells whether anything below could hold an address
+    flat = orjson.dumps(value)
+    if b"@" not in flat and b"%40" not in flat:
+        return value, False
     if isinstance(value, dict):
         pairs = {k: scrub_emails(v) for k, v in value.items()}
         return {k: v for k, (v, _) in pairs.items()}, any(c for _, c in pairs.values())
-    if isinstance(value, list):
-        items = [scrub_emails(v) for v in value]
-        return [v for v, _ in items], any(c for _, c in items)
-    return value, False
-
-
-def source_fields(
-    ingested: Ingested, identity: Identity, ctx: RequestContext, consent: ConsentResult
-) -> dict[str, dict[str, Any]]:
-    """Everything known about the event, by section, before any destination's cut."""
-    event = ingested.event
-    ids = {k: v for k, v in event.ids.model_dump(exclude_none=True).items()}
-    ids["client_id"] = (
-        identity.client_id
-        if identity.source == "cookie"
-        else (event.ids.client_id or identity.client_id)
-    )
-    context = {"ip": ctx.client_ip, "user_agent": ctx.user_agent, "region": ctx.region}
-    return {
-        "": {
-            "event": event.event,
-            "event_id": ingested.event_id,
-            "timestamp_ms": ingested.timestamp_ms,
-            "received_ms": ingested.received_ms,
-        },
-        "page": event.page.model_dump(exclude_none=True),
-        "user": event.user.model_dump(exclude_none=True),
-        "ids": ids,
-        "context": {k: v for k, v in context.items() if v is not None},
-        "properties": event.properties.model_dump(exclude_none=True),
-        "consent": {"regime": consent.regime, "purposes": consent.purposes},
-    }
-
-
-def _rule(fields: Mapping[str, FieldRule], section: str, key: str) -> tuple[str, FieldRule | None]:
-    path = f"{section}.{key}" if section else key
-    if (rule := fields.get(path)) is not None:
-        return path, rule
-    return path, fields.get(f"{section}.*") if section else None
+    items = [scrub_emails(v) for v in value]
+    return [v for v, _ in items], any(c for _, c in items)
 
 
 def govern(
@@ -87,14 +121,17 @@ def govern(
     """The governed event for ``destination`` and the remarks about what changed."""
     name = destination.name
     rule_id = f"{destination.type}.FIELDS"
+    plan = _plan_for(destination)
     out: dict[str, Any] = {}
     decisions: list[Decision] = []
     for section, values in source.items():
+        cut = plan.get(section)
         target = out if not section else {}
         for key, value in values.items():
-            path, rule = _rule(destination.FIELDS, section, key)
+            rule = None if cut is None else cut.exact.get(key, cut.wildcard)
+            path = f"{section}.{key}" if section else key
             if rule is None or rule.treatment == "never":
-                if section in ("user", "ids", "context", "page"):
+                if section in _REMARKED:
                     decisions.append(
                         Decision(
                             "govern", path, "drop", rule_id, "not sent to this destination", name
@@ -102,10 +139,10 @@ def govern(
                     )
                 continue
             if section == "user" or rule.treatment == "hashed":
-                hashed, remark = _hash(path, key, value, rule, country_hint, name, rule_id)
+                digest, remark = _hash(path, key, value, rule, country_hint, name, rule_id)
                 decisions.append(remark)
-                if hashed is not None:
-                    target[key] = hashed
+                if digest is not None:
+                    target[key] = digest
                 continue
             value, scrubbed = scrub_emails(value)
             if scrubbed:
@@ -127,11 +164,16 @@ def _hash(
     destination: str,
     rule_id: str,
 ) -> tuple[str | None, Decision]:
-    if rule.recipe is None or key not in _PII_KEYS:
+    field = _PII_FIELDS.get(key)
+    if rule.recipe is None or field is None:
         return None, Decision("govern", path, "drop", rule_id, "no hashing recipe", destination)
-    result = rule.recipe.apply(PiiField(key), str(value), country=country_hint)
-    action = {"hashed": "hash", "passed_prehashed": "pass_hashed", "dropped": "drop"}[result.action]
+    result = rule.recipe.apply(field, str(value), country=country_hint)
     reason = f"{rule.recipe.name} recipe: {result.reason}"
     return result.value, Decision(
-        "govern", path, action, f"pii.{rule.recipe.name}", reason, destination
+        "govern",
+        path,
+        _HASH_ACTIONS[result.action],
+        f"pii.{rule.recipe.name}",
+        reason,
+        destination,
     )

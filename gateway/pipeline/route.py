@@ -7,7 +7,7 @@ until credentials arrive; nothing is thrown away.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import orjson
 
@@ -15,8 +15,7 @@ from destinations.base import GovernedEvent, HttpDestination
 from gateway.decisions import Decision
 
 
-@dataclass(frozen=True, slots=True)
-class QueueEntry:
+class QueueEntry(NamedTuple):
     """One row to insert: an event governed for one destination."""
 
     destination: str

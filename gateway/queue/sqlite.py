@@ -6,8 +6,11 @@ Invariants
   event is on disk (fsynced with ``synchronous: full``, in the OS page cache with
   ``normal``, which survives a process crash but not a power cut).
 - Group commit: every operation waiting when the writer thread wakes runs in one
-  transaction, so N concurrent requests cost one commit, not N, and the event loop never
-  blocks on the disk (one thread hop per batch, not per request).
+  transaction (all inserts in one statement), so N concurrent requests cost one commit,
+  not N, and the event loop never blocks on the disk (one thread hop per group, not per
+  request). While requests arrive concurrently, the writer waits ``COMMIT_DELAY_SECS``
+  before each commit to let the group grow: a millisecond of latency for far less CPU
+  per event.
 - ``lease`` moves a row's ``available_ms`` past the lease deadline and counts an attempt;
   ``ack`` deletes the row; ``retry`` makes it due later; ``dead_letter`` moves it to
   ``dead_letters`` with the reason, in the same transaction. A row is in exactly one
@@ -69,25 +72,43 @@ CREATE TABLE IF NOT EXISTS heartbeat (id INTEGER PRIMARY KEY CHECK (id = 1), at_
 
 #: operations one transaction may hold; bounds the latency of the first waiter
 _MAX_GROUP = 2048
+#: how long the writer lets a group grow when the previous one held several operations
+COMMIT_DELAY_SECS = 0.001
+_INSERT = (
+    "INSERT INTO items (destination, event_id, payload, created_ms, available_ms)"
+    " VALUES (?, ?, ?, ?, ?)"
+)
 
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Op:
-    run: Callable[[sqlite3.Connection], Any]
+    run: Callable[[sqlite3.Connection], Any] | None
     future: asyncio.Future[Any]
     on_done: Callable[[Any], None] | None = None
     on_fail: Callable[[], None] | None = None
+    #: rows to insert (a put); all puts of a group go in one executemany
+    rows: list[tuple[Any, ...]] | None = None
 
 
 @dataclass
 class _Counts:
+    """Live rows per destination and in all, their bytes, and dead letters; touched only
+    on the event loop, so no lock."""
+
     rows: Counter[str] = field(default_factory=Counter)
+    total: int = 0
     bytes: int = 0
     dead: Counter[str] = field(default_factory=Counter)
+
+    def add(self, rows: dict[str, int], size: int) -> None:
+        for destination, n in rows.items():
+            self.rows[destination] += n
+            self.total += n
+        self.bytes += size
 
 
 class SqliteStore:
@@ -164,10 +185,13 @@ class SqliteStore:
             loop.call_soon_threadsafe(_fail, ready, QueueUnavailable(f"cannot open queue: {err}"))
             return
         loop.call_soon_threadsafe(self._opened, ready, sizes, dead)
+        last_group = 1
         while True:
             op = self._ops.get()
             if op is None:
                 break
+            if last_group > 1:
+                time.sleep(COMMIT_DELAY_SECS)
             group = [op]
             stop = False
             while len(group) < _MAX_GROUP:
@@ -180,6 +204,7 @@ class SqliteStore:
                     break
                 group.append(nxt)
             results = self._run_group(conn, group)
+            last_group = len(group)
             loop.call_soon_threadsafe(self._settle, results)
             if stop:
                 break
@@ -188,9 +213,12 @@ class SqliteStore:
     def _run_group(
         self, conn: sqlite3.Connection, group: list[_Op]
     ) -> list[tuple[_Op, Any, BaseException | None]]:
+        rows = [row for op in group if op.rows is not None for row in op.rows]
         try:
             conn.execute("BEGIN IMMEDIATE")
-            results = [op.run(conn) for op in group]
+            if rows:
+                conn.executemany(_INSERT, rows)
+            results = [op.run(conn) if op.run is not None else None for op in group]
             conn.execute("COMMIT")
             self.commits += 1
         except sqlite3.Error as err:
@@ -204,8 +232,7 @@ class SqliteStore:
         self, ready: asyncio.Future[None], sizes: list[tuple[str, int, int]], dead: Counter[str]
     ) -> None:
         for destination, rows, size in sizes:
-            self._counts.rows[destination] += rows
-            self._counts.bytes += size
+            self._counts.add({destination: rows}, size)
         self._counts.dead = dead
         if not ready.done():
             ready.set_result(None)
@@ -225,14 +252,15 @@ class SqliteStore:
 
     def _submit(
         self,
-        run: Callable[[sqlite3.Connection], Any],
+        run: Callable[[sqlite3.Connection], Any] | None,
         on_done: Callable[[Any], None] | None = None,
         on_fail: Callable[[], None] | None = None,
+        rows: list[tuple[Any, ...]] | None = None,
     ) -> asyncio.Future[Any]:
         if self._thread is None or self._loop is None:
             raise QueueUnavailable("queue is not running")
         future = self._loop.create_future()
-        self._ops.put(_Op(run, future, on_done, on_fail))
+        self._ops.put(_Op(run, future, on_done, on_fail, rows))
         return future
 
     # -- the Store operations ----------------------------------------------------
@@ -241,32 +269,25 @@ class SqliteStore:
         if not entries:
             return
         size = sum(len(e.payload) for e in entries)
-        total_rows = sum(self._counts.rows.values())
-        if total_rows + len(entries) > self.max_rows or self._counts.bytes + size > self.max_bytes:
+        counts = self._counts
+        if counts.total + len(entries) > self.max_rows or counts.bytes + size > self.max_bytes:
             raise QueueFull("queue bound reached")
         # reserve now so concurrent puts see the bound; released if the write fails
-        per_destination = Counter(e.destination for e in entries)
-        self._counts.rows.update(per_destination)
-        self._counts.bytes += size
+        per_destination: dict[str, int] = {}
+        for e in entries:
+            per_destination[e.destination] = per_destination.get(e.destination, 0) + 1
+        counts.add(per_destination, size)
         now = _now_ms()
         rows = [(e.destination, e.event_id, e.payload, now, now) for e in entries]
-
-        def run(conn: sqlite3.Connection) -> None:
-            conn.executemany(
-                "INSERT INTO items (destination, event_id, payload, created_ms, available_ms)"
-                " VALUES (?, ?, ?, ?, ?)",
-                rows,
-            )
 
         def done(_: None) -> None:
             for destination in per_destination:
                 self.wakeup(destination).set()
 
         def failed() -> None:
-            self._counts.rows.subtract(per_destination)
-            self._counts.bytes -= size
+            counts.add({d: -n for d, n in per_destination.items()}, -size)
 
-        await self._submit(run, done, failed)
+        await self._submit(None, done, failed, rows)
 
     async def lease(self, destination: str, limit: int, lease_secs: float) -> list[QueuedEvent]:
         now = _now_ms()
@@ -327,8 +348,7 @@ class SqliteStore:
 
     def _removed(self, removed: list[tuple[str, int]]) -> None:
         for destination, size in removed:
-            self._counts.rows[destination] -= 1
-            self._counts.bytes -= size
+            self._counts.add({destination: -1}, -size)
 
     async def next_due_ms(self, destination: str) -> int | None:
         row = await self._submit(

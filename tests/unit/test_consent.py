@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from starlette.datastructures import Headers
 
 from gateway.config.compile import Policy, compile_policy
 from gateway.config.models import Config
@@ -134,6 +133,6 @@ def test_request_context_region_needs_a_trusted_peer(policy: Policy) -> None:
     """Sanity link with the request context: headers from an untrusted peer give no region."""
     from gateway.request_context import build_context
 
-    headers = Headers({"cf-ipcountry": "US"})
+    headers = {"cf-ipcountry": ["US"]}
     untrusted = build_context("198.51.100.1", headers, {}, policy.context_rules)
     assert untrusted.region is None and evaluate(Consent(), untrusted, policy).regime == "opt_in"

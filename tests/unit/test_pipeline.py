@@ -10,7 +10,6 @@ from pathlib import Path
 
 import orjson
 import pytest
-from starlette.datastructures import Headers
 
 from gateway import client_id
 from gateway.config.compile import Policy, compile_policy
@@ -41,7 +40,7 @@ def policy() -> Policy:
 
 
 def us_context(policy: Policy, cookies: dict[str, str] | None = None) -> object:
-    headers = Headers({"cf-ipcountry": "US", "user-agent": "UA/1"})
+    headers = {"cf-ipcountry": ["US"], "user-agent": ["UA/1"]}
     return build_context("127.0.0.1", headers, cookies or {}, policy.context_rules)
 
 
