@@ -585,7 +585,7 @@ def main(argv: list[str] | None = None) -> int:
         tool = "wrk" if wrk else "python asyncio load generator"
         body_file = tmp / "event.json"
         body_file.write_bytes(event_body(args.event))
-        print(f"event: {args.event.relative_to(ROOT) if args.event.is_relative_to(ROOT) else args.event}", flush=True)
+        print(f"event: {args.event}", flush=True)
         fake = FakeMeta().start()
         print(f"fake Meta: {fake.url}; temporary directory: {tmp}", flush=True)
         gateway, delivery, facts = run_gateway(args, wrk, body_file, procs, tmp, fake)

@@ -26,8 +26,10 @@ def example_numbers() -> list[str]:
         for kind in phonenumbers.PhoneNumberType.values():
             number = phonenumbers.example_number_for_type(region, kind)
             if number is not None:
-                for fmt in (phonenumbers.PhoneNumberFormat.INTERNATIONAL,
-                            phonenumbers.PhoneNumberFormat.E164):
+                for fmt in (
+                    phonenumbers.PhoneNumberFormat.INTERNATIONAL,
+                    phonenumbers.PhoneNumberFormat.E164,
+                ):
                     out.append(phonenumbers.format_number(number, fmt))
     return sorted(set(out))
 
