@@ -1,0 +1,87 @@
+"""Cross-references pydantic cannot check: purpose names and region codes."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pycountry
+
+from gateway.config.models import CookieConfig
+from gateway.config.yaml_source import Path
+
+
+def semantic_problems(data: Any) -> list[tuple[Path, str]]:
+    """Cross-references pydantic cannot check: purpose names, region codes.
+
+    Works on the data as written (not the validated model) so that these problems are
+    reported together with any others; values of the wrong type are skipped here because
+    validation reports them.
+    """
+    problems: list[tuple[Path, str]] = []
+    if not isinstance(data, dict):
+        return problems
+    consent = _mapping(data.get("consent"))
+    purposes = consent.get("purposes")
+
+    def check_purposes(path: Path, names: Any, note: str = "") -> None:
+        if not isinstance(purposes, dict) or not isinstance(names, list):
+            return
+        defined = ", ".join(sorted(purposes)) or "none"
+        for i, name in enumerate(names):
+            if isinstance(name, str) and name not in purposes:
+                problems.append(((*path, i), f"unknown purpose{note}; defined purposes: {defined}"))
+
+    for name, dest in _mapping(data.get("destinations")).items():
+        check_purposes(("destinations", name, "requires"), _mapping(dest).get("requires"))
+    cookie = _mapping(data.get("identity")).get("cookie", {})
+    if isinstance(cookie, dict) and "requires" in cookie:
+        check_purposes(("identity", "cookie", "requires"), cookie["requires"])
+    elif isinstance(cookie, dict):
+        default = CookieConfig.model_fields["requires"].default
+        note = f" (the default of identity.cookie.requires is [{', '.join(default)}])"
+        check_purposes(("identity", "cookie", "requires"), default, note)
+
+    seen: dict[str, str] = {}
+    regions = _mapping(consent.get("regions"))
+    for regime in ("opt_in", "opt_out", "none"):
+        codes = regions.get(regime)
+        for i, code in enumerate(codes if isinstance(codes, list) else ()):
+            path = ("consent", "regions", regime, i)
+            if not isinstance(code, str):
+                continue
+            if not is_region_code(code):
+                upper = code.isascii() and is_region_code(code.upper())
+                hint = " (codes are upper case)" if upper else ""
+                problems.append(
+                    (
+                        path,
+                        f"not an ISO 3166-1 alpha-2 country or ISO 3166-2 subdivision code{hint}",
+                    )
+                )
+            elif code in seen:
+                problems.append((path, f"region already listed under {seen[code]}"))
+            else:
+                seen[code] = regime
+    country = _mapping(data.get("pii")).get("default_country")
+    if (
+        isinstance(country, str)
+        and re.fullmatch(r"[A-Za-z]{2}", country)
+        and not is_region_code(country.upper())
+    ):
+        problems.append((("pii", "default_country"), "not an ISO 3166-1 alpha-2 country code"))
+    return problems
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def is_region_code(code: str) -> bool:
+    """Whether ``code`` is an uppercase ISO 3166-1 alpha-2 or ISO 3166-2 code."""
+    if code != code.upper():
+        # compiled lookups match the upper-case codes CDNs send; "us-ca" would never match
+        return False
+    if "-" in code:
+        return pycountry.subdivisions.get(code=code) is not None
+    return len(code) == 2 and code.isupper() and pycountry.countries.get(alpha_2=code) is not None
