@@ -9,14 +9,10 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -24,37 +20,8 @@ import httpx
 from tests.support.configs import base_config, merged, write_config
 from tests.support.events import US_BROWSER, purchase
 from tests.support.fake_platform import FakePlatform
+from tests.support.process import gateway_process
 from tests.support.server import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@contextmanager
-def gateway_process(config: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
-    """A ``gateway serve`` subprocess, ready when yielded; killed on exit if still alive."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "serve", "--config", str(config), "--port", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("gateway did not become ready")
-            time.sleep(0.05)
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=10)
 
 
 def test_sigkill_loses_no_acknowledged_event(tmp_path: Path) -> None:
