@@ -29,6 +29,7 @@ async def collect(request: Request) -> Response:
     server = runtime.policy.config.server
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in ACCEPTED_TYPES:
+        metrics.inc(metrics.received, "collect")
         metrics.inc(metrics.refused, "collect", "unsupported_media_type")
         return JSONResponse(
             {
@@ -37,14 +38,18 @@ async def collect(request: Request) -> Response:
             },
             status_code=415,
         )
+    # events in the request: one until the body says otherwise; every event counted as
+    # received ends up counted as accepted or as refused, so the three always add up
+    count = 1
     try:
         body = await read_body(request, server.max_body_bytes)
         raw, batch = parse_body(body, server.max_events_per_request)
-        metrics.inc(metrics.received, "collect", amount=len(raw))
+        count = len(raw)
         events = validate(raw, batch=batch)
     except InputError as err:
         reason = "too_large" if err.status == 413 else "invalid"
-        metrics.inc(metrics.refused, "collect", reason)
+        metrics.inc(metrics.received, "collect", amount=count)
+        metrics.inc(metrics.refused, "collect", reason, amount=count)
         log.info(
             "request_refused",
             endpoint="collect",
@@ -53,6 +58,7 @@ async def collect(request: Request) -> Response:
             locs=[".".join(map(str, d.loc)) for d in err.details[:10]],
         )
         return problem(err)
+    metrics.inc(metrics.received, "collect", amount=count)
     ctx = context_of(request, runtime)
     try:
         processed = await accept(runtime, "collect", events, ctx)

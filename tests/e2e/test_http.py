@@ -294,6 +294,25 @@ def test_pixel_always_answers_the_gif(gateway: Gateway, fake: FakePlatform) -> N
     assert metric(gateway, "gateway_events_refused_total", endpoint="pixel", reason="invalid") == 1
 
 
+def test_received_is_accepted_plus_refused(gateway: Gateway) -> None:
+    """Every event counted as received is counted once as accepted or as refused."""
+    client = gateway.client()
+    client.post("/collect", json={"events": [purchase(), purchase()]}, headers=US_BROWSER)
+    client.post("/collect", json={"events": [{"event": "ok"}, {"event": 1}, {"event": 2}]})
+    client.post("/collect", content=b"{not json", headers={"Content-Type": "text/plain"})
+    client.post("/collect", data={"a": "b"})
+    client.get("/p.gif", params={"e": "email_open"})
+    for endpoint in ("collect", "pixel"):
+        received = metric(gateway, "gateway_events_received_total", endpoint=endpoint)
+        accepted = metric(gateway, "gateway_events_accepted_total", endpoint=endpoint)
+        refused = sum(
+            metric(gateway, "gateway_events_refused_total", endpoint=endpoint, reason=r)
+            for r in ("invalid", "too_large", "unsupported_media_type", "queue_full")
+        )
+        assert received == accepted + refused
+    assert metric(gateway, "gateway_events_received_total", endpoint="collect") == 7
+
+
 def test_health_ready_and_metrics(gateway: Gateway) -> None:
     """/healthz and /readyz answer 200; /metrics is Prometheus text with gateway_ names."""
     client = gateway.client()
