@@ -269,19 +269,15 @@ class Destination(Protocol):
 
     def missing_credentials(self) -> list[str]:
         """Names of required settings that are empty; the destination is not sent to."""
-        ...
 
     def batch_size(self) -> int:
         """Events per request: the configured size, bounded by the platform's limit."""
-        ...
 
     def encode(self, batch: Sequence[QueuedEvent], *, now_ms: int | None = None) -> Encoded:
         """Build the platform's requests for ``batch``; pure given ``now_ms``."""
-        ...
 
     async def send(self, client: httpx.AsyncClient, request: OutboundRequest) -> SendResult:
         """Send one request and classify the answer."""
-        ...
 
 
 class HttpDestination:

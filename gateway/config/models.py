@@ -14,17 +14,9 @@ from pydantic import AfterValidator, Field, SecretStr, field_validator
 
 from destinations import REGISTRY
 from destinations.base import StrictModel
+from gateway.signals.gcm import GcmType
 
 Regime = Literal["opt_in", "opt_out", "none"]
-GcmType = Literal[
-    "ad_storage",
-    "analytics_storage",
-    "ad_user_data",
-    "ad_personalization",
-    "functionality_storage",
-    "personalization_storage",
-    "security_storage",
-]
 
 _HEADER_NAME = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"
 _COOKIE_NAME = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"

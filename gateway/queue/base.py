@@ -40,52 +40,39 @@ class Store(Protocol):
 
     async def start(self) -> None:
         """Open the store and make earlier processes' leases due again where safe."""
-        ...
 
     async def close(self) -> None:
         """Finish pending writes and release the store."""
-        ...
 
     async def put(self, entries: Sequence[QueueEntry]) -> None:
         """Durably add entries; returns after they are committed."""
-        ...
 
     async def lease(self, destination: str, limit: int, lease_secs: float) -> list[QueuedEvent]:
         """Up to ``limit`` due items of ``destination``."""
-        ...
 
     async def ack(self, ids: Sequence[int]) -> None:
         """Delivered: remove the items."""
-        ...
 
     async def retry(self, ids: Sequence[int], delay_secs: float, reason: str) -> None:
         """Make the items due again after ``delay_secs``."""
-        ...
 
     async def dead_letter(self, ids: Sequence[int], reason: str) -> None:
         """Set the items aside with ``reason``; they are not delivered again."""
-        ...
 
     async def next_due_ms(self, destination: str) -> int | None:
         """When the earliest item of ``destination`` becomes due (epoch ms), if any."""
-        ...
 
     async def dead_letters(self, destination: str | None = None) -> list[DeadLetter]:
         """The dead-letter store, optionally for one destination."""
-        ...
 
     async def ping(self) -> None:
         """Raise ``QueueUnavailable`` unless the store can write."""
-        ...
 
     def depth(self) -> Mapping[str, int]:
         """Items waiting per destination (from memory: cheap enough for every scrape)."""
-        ...
 
     def dead_letter_count(self) -> Mapping[str, int]:
         """Dead letters per destination."""
-        ...
 
     def wakeup(self, destination: str) -> object:
         """An ``asyncio.Event`` set whenever items for ``destination`` are added."""
-        ...

@@ -8,21 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 GcmValue = Literal["granted", "denied"]
-
-TYPES = frozenset(
-    {
-        "ad_storage",
-        "analytics_storage",
-        "ad_user_data",
-        "ad_personalization",
-        "functionality_storage",
-        "personalization_storage",
-        "security_storage",
-    }
-)
+GcmType = Literal[
+    "ad_storage",
+    "analytics_storage",
+    "ad_user_data",
+    "ad_personalization",
+    "functionality_storage",
+    "personalization_storage",
+    "security_storage",
+]
+TYPES = frozenset(get_args(GcmType))
 
 
 @dataclass(frozen=True, slots=True)
