@@ -69,6 +69,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the gateway until SIGTERM or SIGINT; SIGHUP reloads the config."""
+    import structlog
     import uvicorn
     import uvloop
 
@@ -106,6 +107,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         runtime = app.state.runtime
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(runtime.reload()))
+        structlog.get_logger("gateway").info(
+            "gateway_listening", url=f"http://{args.host}:{args.port}", config=args.config
+        )
         await server.serve()
 
     # uvicorn picks its loop in Server.run(); serving ourselves, we pick uvloop here
