@@ -44,8 +44,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
     headers = []
     for header in args.header:
         name, sep, value = header.partition(":")
-        if not sep or not name.strip():
-            print(f"--header {header!r}: expected 'Name: value'", file=sys.stderr)
+        if not sep or not name.strip() or not header.isascii():
+            print(f"--header {header!r}: expected 'Name: value' in ASCII", file=sys.stderr)
             return 2
         headers.append((name.strip(), value.strip()))
     try:

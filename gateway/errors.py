@@ -77,9 +77,9 @@ class BodyTooLarge(InputError):
 
 
 class QueueError(GatewayError):
-    """The queue cannot accept events right now; the client should retry later."""
+    """The queue cannot accept events right now; the client should retry later (after
+    ``queue.retry_after_secs``, which the endpoint sends as ``Retry-After``)."""
 
-    retry_after_secs: int = 5
     reason: str = "queue_unavailable"
 
 

@@ -65,7 +65,7 @@ async def collect(request: Request) -> Response:
     except QueueError as err:
         metrics.inc(metrics.refused, "collect", err.reason, amount=len(events))
         log.warning("request_refused", endpoint="collect", status=503, error=err.reason)
-        return unavailable(err)
+        return unavailable(err, runtime.policy.config.queue.retry_after_secs)
     response = Response(status_code=204)
     apply_storage_consent(response, processed, ctx, runtime)
     return response

@@ -20,7 +20,7 @@ log = structlog.get_logger("gateway.ingest")
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refusing more than ``limit`` bytes without reading them all."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(limit)
     chunks: list[bytes] = []
     size = 0
@@ -40,12 +40,13 @@ def problem(error: InputError) -> JSONResponse:
     )
 
 
-def unavailable(error: QueueError) -> JSONResponse:
+def unavailable(error: QueueError, retry_after_secs: int) -> JSONResponse:
     """503 with ``Retry-After``: the client should send the same events again later."""
+    message = "queue full, retry later" if error.reason == "queue_full" else "queue unavailable"
     return JSONResponse(
-        {"error": "queue unavailable, retry later", "detail": []},
+        {"error": message, "detail": []},
         status_code=503,
-        headers={"Retry-After": str(error.retry_after_secs)},
+        headers={"Retry-After": str(retry_after_secs)},
     )
 
 

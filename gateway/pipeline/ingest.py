@@ -151,7 +151,9 @@ def pixel_event(params: list[tuple[str, str]]) -> dict[str, Any]:
             *parents, leaf = PIXEL_FIELDS[key]
             for parent in parents:
                 target = target.setdefault(parent, {})
-            target[leaf] = int(value) if key == "ts" and value.isdigit() else value
+            # ASCII only: "²".isdigit() is true but int("²") raises
+            numeric = key == "ts" and value.isascii() and value.isdigit()
+            target[leaf] = int(value) if numeric else value
         elif key.startswith("c.") and value in ("0", "1"):
             categories[key[2:]] = value == "1"
         else:

@@ -238,14 +238,17 @@ def test_queue_full_answers_503_with_retry_after(
     gateway_factory: Callable[..., Any], fake: FakePlatform
 ) -> None:
     """Past queue.max_rows, POST /collect answers 503 with Retry-After, counted by reason."""
-    overrides = {"queue": {"max_rows": 2}, "destinations": {"meta": {"access_token": ""}}}
+    overrides = {
+        "queue": {"max_rows": 2, "retry_after_secs": 17},
+        "destinations": {"meta": {"access_token": ""}},
+    }
     with gateway_factory(overrides) as gw:
         client = gw.client()
         for _ in range(2):
             assert client.post("/collect", json=purchase(), headers=US_BROWSER).status_code == 204
         response = client.post("/collect", json=purchase(), headers=US_BROWSER)
         assert response.status_code == 503
-        assert int(response.headers["retry-after"]) >= 1
+        assert response.headers["retry-after"] == "17"
         assert (
             metric(gw, "gateway_events_refused_total", endpoint="collect", reason="queue_full") == 1
         )
@@ -311,6 +314,14 @@ def test_received_is_accepted_plus_refused(gateway: Gateway) -> None:
         )
         assert received == accepted + refused
     assert metric(gateway, "gateway_events_received_total", endpoint="collect") == 7
+
+
+@pytest.mark.parametrize("ts", ["\u00b2", "\u0663", "12a", "-5", "9" * 40])
+def test_pixel_with_a_malformed_timestamp_still_answers_the_gif(gateway: Gateway, ts: str) -> None:
+    """Digits Python calls digits but int() refuses (superscripts), or absurd values, are
+    a refused event and a GIF, never a 500."""
+    response = gateway.client().get("/p.gif", params={"e": "email_open", "ts": ts})
+    assert response.status_code == 200 and response.content == GIF
 
 
 def test_health_ready_and_metrics(gateway: Gateway) -> None:

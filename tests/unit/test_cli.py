@@ -116,3 +116,15 @@ def test_explain_reports_missing_credentials(
         )
     assert code == 0
     assert "credentials missing (pixel_id, access_token)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("header", ["CF-IPCountry", "CF-IPCountry: Ü\u4e2d"])
+def test_explain_refuses_a_malformed_header(
+    files: tuple[Path, Path], header: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A header without a colon, or with non-ASCII text, is a usage error (exit 2)."""
+    config, event = files
+    assert (
+        main(["explain", "--config", str(config), "--event", str(event), "--header", header]) == 2
+    )
+    assert "expected 'Name: value'" in capsys.readouterr().err
