@@ -33,7 +33,7 @@ def explain(
     raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
     rules = policy.context_rules
     ctx = build_context(peer, read_headers(raw, rules.wanted), {}, rules)
-    processed = process(events, ctx, policy)
+    processed = process(events, ctx, policy, field_remarks=True)
     return {
         "request": _context(ctx),
         "identity": {"source": processed.identity.source},

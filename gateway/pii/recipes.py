@@ -101,9 +101,9 @@ class Recipe:
         cleaned = raw.strip().lower()
         if not cleaned:
             return _EMPTY
-        if not _is_utf8_encodable(cleaned):
+        if not cleaned.isascii() and not _is_utf8_encodable(cleaned):
             return _NOT_UNICODE
-        if is_sha256_hex(cleaned):
+        if len(cleaned) == 64 and is_sha256_hex(cleaned):
             return HashedValue(cleaned, "passed_prehashed", "already a sha256 hex digest")
         normalized = normalize(cleaned, country=country)
         if normalized is None:

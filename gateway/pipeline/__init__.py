@@ -44,14 +44,28 @@ class Processed:
         return [entry for outcome in self.outcomes for entry in outcome.entries]
 
 
-def process(events: list[Ingested], ctx: RequestContext, policy: Policy) -> Processed:
-    """Run every stage after ingest over the events of one request."""
+def process(
+    events: list[Ingested], ctx: RequestContext, policy: Policy, *, field_remarks: bool = False
+) -> Processed:
+    """Run every stage after ingest over the events of one request.
+
+    Each outcome's decisions hold every stage's verdicts; the govern stage's remark per
+    field (hashed, dropped, redacted) is added only with ``field_remarks``, as
+    ``gateway explain`` asks: they follow from the event and the config alone, and making
+    them on the request path would cost as much as governing.
+    """
     identity = identify(ctx, events, policy.cookie.name, policy.secret, int(time.time()))
-    outcomes = [_one(ingested, identity, ctx, policy) for ingested in events]
+    outcomes = [_one(ingested, identity, ctx, policy, field_remarks) for ingested in events]
     return Processed(identity, outcomes)
 
 
-def _one(ingested: Ingested, identity: Identity, ctx: RequestContext, policy: Policy) -> Outcome:
+def _one(
+    ingested: Ingested,
+    identity: Identity,
+    ctx: RequestContext,
+    policy: Policy,
+    field_remarks: bool,
+) -> Outcome:
     consent = evaluate(ingested.event.consent, ctx, policy)
     decisions = [*ingested.decisions, *identity.decisions, *consent.decisions]
     source = source_fields(ingested, identity, ctx, consent)
@@ -63,8 +77,7 @@ def _one(ingested: Ingested, identity: Identity, ctx: RequestContext, policy: Po
         decisions.extend(verdict.decisions)
         if verdict.action != "send":
             continue
-        event, remarks = govern(source, destination, country)
-        decisions.extend(remarks)
+        event = govern(source, destination, country, decisions if field_remarks else None)
         entry, routed = route(destination, ingested.event_id, event)
         decisions.append(routed)
         if entry is not None:

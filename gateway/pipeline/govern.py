@@ -117,63 +117,94 @@ def govern(
     source: dict[str, dict[str, Any]],
     destination: HttpDestination,
     country_hint: str | None,
-) -> tuple[GovernedEvent, list[Decision]]:
-    """The governed event for ``destination`` and the remarks about what changed."""
+    remarks: list[Decision] | None = None,
+) -> GovernedEvent:
+    """The governed event for ``destination``.
+
+    With a ``remarks`` list, a remark about each change is appended to it. The request
+    path passes none: its remarks would be thrown away, and making them costs as much
+    as the cut itself (``gateway explain`` and the tests ask for them).
+    """
     name = destination.name
     rule_id = f"{destination.type}.FIELDS"
     plan = _plan_for(destination)
     out: dict[str, Any] = {}
-    decisions: list[Decision] = []
     for section, values in source.items():
         cut = plan.get(section)
+        if cut is None and (remarks is None or section not in _REMARKED):
+            continue
         target = out if not section else {}
         for key, value in values.items():
             rule = None if cut is None else cut.exact.get(key, cut.wildcard)
-            path = f"{section}.{key}" if section else key
             if rule is None or rule.treatment == "never":
-                if section in _REMARKED:
-                    decisions.append(
+                if remarks is not None and section in _REMARKED:
+                    remarks.append(
                         Decision(
-                            "govern", path, "drop", rule_id, "not sent to this destination", name
+                            "govern",
+                            _path(section, key),
+                            "drop",
+                            rule_id,
+                            "not sent to this destination",
+                            name,
                         )
                     )
                 continue
             if section == "user" or rule.treatment == "hashed":
-                digest, remark = _hash(path, key, value, rule, country_hint, name, rule_id)
-                decisions.append(remark)
+                digest = _hash(section, key, value, rule, country_hint, name, rule_id, remarks)
                 if digest is not None:
                     target[key] = digest
                 continue
             value, scrubbed = scrub_emails(value)
-            if scrubbed:
-                decisions.append(
-                    Decision("govern", path, "redact", EMAIL_RULE, "email address in text", name)
+            if scrubbed and remarks is not None:
+                remarks.append(
+                    Decision(
+                        "govern",
+                        _path(section, key),
+                        "redact",
+                        EMAIL_RULE,
+                        "email address in text",
+                        name,
+                    )
                 )
             target[key] = value
         if section and target:
             out[section] = target
-    return out, decisions  # type: ignore[return-value]
+    return out  # type: ignore[return-value]
+
+
+def _path(section: str, key: str) -> str:
+    return f"{section}.{key}" if section else key
 
 
 def _hash(
-    path: str,
+    section: str,
     key: str,
     value: Any,
     rule: FieldRule,
     country_hint: str | None,
     destination: str,
     rule_id: str,
-) -> tuple[str | None, Decision]:
+    remarks: list[Decision] | None,
+) -> str | None:
     field = _PII_FIELDS.get(key)
     if rule.recipe is None or field is None:
-        return None, Decision("govern", path, "drop", rule_id, "no hashing recipe", destination)
+        if remarks is not None:
+            remarks.append(
+                Decision(
+                    "govern", _path(section, key), "drop", rule_id, "no hashing recipe", destination
+                )
+            )
+        return None
     result = rule.recipe.apply(field, str(value), country=country_hint)
-    reason = f"{rule.recipe.name} recipe: {result.reason}"
-    return result.value, Decision(
-        "govern",
-        path,
-        _HASH_ACTIONS[result.action],
-        f"pii.{rule.recipe.name}",
-        reason,
-        destination,
-    )
+    if remarks is not None:
+        remarks.append(
+            Decision(
+                "govern",
+                _path(section, key),
+                _HASH_ACTIONS[result.action],
+                f"pii.{rule.recipe.name}",
+                f"{rule.recipe.name} recipe: {result.reason}",
+                destination,
+            )
+        )
+    return result.value

@@ -114,8 +114,7 @@ def govern_raw(
         decisions=(),
     )
     source = source_fields(ingested, identity, ctx, consent)
-    governed, _ = govern(source, destination, country_hint)
-    return governed
+    return govern(source, destination, country_hint)
 
 
 def queued(item_id: int, event: GovernedEvent, destination: str = "dest") -> QueuedEvent:

@@ -46,7 +46,10 @@ def us_context(policy: Policy, cookies: dict[str, str] | None = None) -> object:
 
 def run(policy: Policy, *events: dict, cookies: dict[str, str] | None = None) -> object:
     return process(
-        validate(list(events), batch=len(events) > 1), us_context(policy, cookies), policy
+        validate(list(events), batch=len(events) > 1),
+        us_context(policy, cookies),
+        policy,
+        field_remarks=True,
     )
 
 
@@ -116,6 +119,26 @@ def test_govern_hashes_pii_and_keeps_only_declared_fields(policy: Policy) -> Non
     remarks = {(d.subject, d.action) for d in outcome.decisions if d.destination == "meta"}
     assert ("user.email", "hash") in remarks and ("page.title", "drop") in remarks
     assert not any(m in repr(outcome.decisions) for m in RAW_MARKERS)
+
+
+def test_field_remarks_change_nothing_but_the_record(policy: Policy) -> None:
+    """The request path governs without field remarks; explain asks for them. Both must
+    queue exactly the same rows, and only the remarks differ."""
+    event = purchase(
+        page={"url": "https://s.example/?email=a%40b.example", "title": "T"},
+        ids={"client_id": "123.1795000000"},
+    )
+    events = validate([event], batch=False)
+    ctx = us_context(policy)
+    quiet = process(events, ctx, policy)
+    noted = process(events, ctx, policy, field_remarks=True)
+    assert [(e.destination, e.payload) for e in quiet.entries] == [
+        (e.destination, e.payload) for e in noted.entries
+    ]
+    assert not any(d.stage == "govern" for d in quiet.outcomes[0].decisions)
+    assert {"redact", "hash", "drop"} <= {
+        d.action for d in noted.outcomes[0].decisions if d.stage == "govern"
+    }
 
 
 def test_no_queue_entry_holds_raw_pii(policy: Policy) -> None:
