@@ -60,11 +60,32 @@ class TimeoutSettings(StrictModel):
     read_secs: float = Field(10.0, gt=0, le=300)
 
 
+Restriction = Literal["ad_user_data", "ad_personalization", "limited_data_use"]
+
+
+class Restrictions(StrictModel):
+    """When to send in a platform's restricted form (``send_restricted``) instead of in full.
+
+    ``ad_user_data`` and ``ad_personalization`` name purposes: unless all are granted, the
+    restriction is in force (no user data is sent; the platform is told where it has a
+    field for it). ``limited_data_use`` names regions (``US-CA``, or ``US`` for every
+    state) where a visitor whose required purpose was denied is sent in the platform's
+    limited-data-use mode instead of being withheld.
+    """
+
+    ad_user_data: list[str] = []
+    ad_personalization: list[str] = []
+    limited_data_use: list[str] = []
+
+
 class DestinationSettings(StrictModel):
     """Keys every destination accepts, beside its adapter's own."""
 
     type: str
     requires: list[str]
+    #: the destination's IAB TCF vendor id (Google is 755): a TC string must consent for it
+    tcf_vendor_id: int | None = Field(None, ge=1, le=65_535)
+    restrictions: Restrictions = Restrictions()
     enabled: bool = True
     batch: BatchSettings = BatchSettings()
     retry: RetrySettings = RetrySettings()
@@ -72,6 +93,17 @@ class DestinationSettings(StrictModel):
 
     #: the adapter's platform limit; ``batch.max_events`` may only lower it
     MAX_BATCH: ClassVar[int] = 1
+    #: restrictions the platform has a mode for; ``ad_user_data`` needs none (without it
+    #: the gateway sends no user data), the others do
+    RESTRICTED_MODES: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("restrictions")
+    @classmethod
+    def _restrictions_the_platform_supports(cls, restrictions: Restrictions) -> Restrictions:
+        for mode in ("ad_personalization", "limited_data_use"):
+            if getattr(restrictions, mode) and mode not in cls.RESTRICTED_MODES:
+                raise ValueError(f"{mode}: this platform has no such mode")
+        return restrictions
 
     @field_validator("batch")
     @classmethod

@@ -85,6 +85,7 @@ class Settings(EndpointSettings):
     test_event_code: str = ""
 
     MAX_BATCH: ClassVar[int] = 1000
+    RESTRICTED_MODES: ClassVar[frozenset[str]] = frozenset({"limited_data_use"})
 
 
 class MetaCapi(HttpDestination):
@@ -106,6 +107,9 @@ class MetaCapi(HttpDestination):
         "ids.fbc": RAW,
         "context.ip": RAW,
         "context.user_agent": RAW,
+        # only to pick data_processing_options_state when no IP lets Meta geolocate
+        "context.region": RAW,
+        "consent.restrictions": RAW,
         "properties.*": RAW,
     }
 
@@ -163,10 +167,29 @@ class MetaCapi(HttpDestination):
             payload["referrer_url"] = referrer
         if custom:
             payload["custom_data"] = custom
+        if "limited_data_use" in ev.get("consent", {}).get("restrictions", ()):
+            payload.update(limited_data_use(context))
         return EncodedEvent(item.id, payload)
 
     def classify(self, response: httpx.Response) -> SendResult:
         return classify_response(response)
+
+
+def limited_data_use(context: Mapping[str, Any]) -> dict[str, Any]:
+    """Meta's Limited Data Use fields (reference §1.6).
+
+    Country and state 0 let Meta geolocate the event from its IP address; without one,
+    California is named explicitly (1, 1000), the one state code the reference gives, and
+    any other region is left to Meta's geolocation.
+    """
+    country, state = 0, 0
+    if not context.get("ip") and context.get("region") == "US-CA":
+        country, state = 1, 1000
+    return {
+        "data_processing_options": ["LDU"],
+        "data_processing_options_country": country,
+        "data_processing_options_state": state,
+    }
 
 
 def user_data(ev: Mapping[str, Any]) -> dict[str, Any]:

@@ -42,6 +42,10 @@ class Settings(DestinationSettings):
     url: str = ""
     secret: SecretStr = SecretStr("")
     MAX_BATCH: ClassVar[int] = 500
+    #: the receiver gets the restrictions in force in the event's consent section
+    RESTRICTED_MODES: ClassVar[frozenset[str]] = frozenset(
+        {"ad_personalization", "limited_data_use"}
+    )
 
     @field_validator("url")
     @classmethod

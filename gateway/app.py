@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 
 import httpx
@@ -26,7 +27,7 @@ from gateway.endpoints.collect import collect
 from gateway.endpoints.health import healthz, readyz
 from gateway.endpoints.metrics import metrics
 from gateway.endpoints.pixel import pixel
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, QueueError
 from gateway.metrics import Metrics
 from gateway.queue.sqlite import SqliteStore
 
@@ -34,6 +35,7 @@ log = structlog.get_logger("gateway")
 
 #: how long shutdown waits for in-flight deliveries before cancelling them
 SHUTDOWN_GRACE_SECS = 10.0
+RECORD_PURGE_INTERVAL_SECS = 3600.0
 
 
 class Runtime:
@@ -57,6 +59,7 @@ class Runtime:
         self.decisions = DecisionLog()
         self.client: httpx.AsyncClient | None = None
         self.workers: dict[str, asyncio.Task[None]] = {}
+        self._purger: asyncio.Task[None] | None = None
 
     def _configured(self) -> dict[str, int]:
         return {name: int(name in self.workers) for name in self.policy.destinations}
@@ -69,7 +72,22 @@ class Runtime:
             follow_redirects=False,
         )
         self._start_workers()
+        self._purger = asyncio.create_task(self._purge_consent_records(), name="purge-records")
         log.info("gateway_started", destinations=sorted(self.policy.destinations))
+
+    async def _purge_consent_records(self) -> None:
+        """Drop consent records past their retention, at start and then hourly."""
+        while True:
+            days = self.policy.config.consent.records.retention_days
+            before = int(time.time() * 1000) - days * 86_400_000
+            try:
+                purged = await self.store.purge_consent_records(before)
+            except QueueError as err:
+                log.warning("consent_records_purge_failed", error=str(err))
+            else:
+                if purged:
+                    log.info("consent_records_purged", count=purged, retention_days=days)
+            await asyncio.sleep(RECORD_PURGE_INTERVAL_SECS)
 
     def _start_workers(self) -> None:
         assert self.client is not None
@@ -101,6 +119,11 @@ class Runtime:
 
     async def stop(self) -> None:
         """Stop delivering, close the client, then the queue (pending writes finish)."""
+        if self._purger is not None:
+            self._purger.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._purger
+            self._purger = None
         await self._stop_workers()
         self.decisions.flush()
         if self.client is not None:

@@ -1,4 +1,4 @@
-"""The ``gateway`` command: serve, validate, explain, schema."""
+"""The ``gateway`` command: serve, validate, explain, consent-log, schema."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import asyncio
 import gc
 import json
 import signal
+import sqlite3
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from gateway.config.loader import load_config
@@ -64,6 +66,61 @@ def cmd_explain(args: argparse.Namespace) -> int:
         print(json.dumps(result, indent=2, ensure_ascii=False))
     else:
         sys.stdout.write(render(result))
+    return 0
+
+
+def _epoch_ms(text: str) -> int:
+    """``--since``/``--until``: ISO 8601 (a date, or a time with a zone) to epoch ms."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(
+            "expected ISO 8601, e.g. 2026-11-25 or 2026-11-25T10:00Z"
+        ) from err
+    if moment.tzinfo is None:
+        if moment.time() != datetime.min.time():
+            raise argparse.ArgumentTypeError("a time needs a zone (Z or +hh:mm)")
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def cmd_consent_log(args: argparse.Namespace) -> int:
+    """Print the consent records of one visitor, one event or a time range."""
+    from gateway import consent_records
+
+    config = _load(args.config)
+    if config is None:
+        return 1
+    key = None
+    if args.client_id is not None:
+        key = consent_records.client_key(
+            args.client_id, config.identity.secret.get_secret_value().encode()
+        )
+    query = consent_records.Query(key, args.event_id, args.since, args.until, args.limit)
+    try:
+        records = list(consent_records.read(config.queue.path, query))
+    except sqlite3.Error as err:
+        print(f"{config.queue.path}: cannot read consent records ({err})", file=sys.stderr)
+        return 1
+    for record in records:
+        if args.json:
+            print(json.dumps(record, ensure_ascii=False))
+            continue
+        at = datetime.fromtimestamp(record["at_ms"] / 1000, UTC).isoformat(timespec="milliseconds")
+        verdicts = " ".join(
+            f"{name}={v['action']}"
+            + (f"({','.join(v['restrictions'])})" if "restrictions" in v else "")
+            for name, v in record["verdicts"].items()
+        )
+        print(
+            f"{at} {record['event_name']} event_id={record['event_id']}"
+            f" region={record['region'] or 'unknown'} regime={record['regime']} {verdicts}"
+            f" signals={record['signals_digest']} config={record['config_version']}"
+        )
+        for name, v in record["verdicts"].items():
+            print(f"    {name}: {', '.join(v['rules'])}")
+    if not records:
+        print("no matching consent records", file=sys.stderr)
     return 0
 
 
@@ -150,6 +207,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     explain.add_argument("--json", action="store_true", help="print JSON instead of text")
     explain.set_defaults(func=cmd_explain)
+
+    consent_log = sub.add_parser(
+        "consent-log", help="query the record of consent decisions (by client id, time)"
+    )
+    consent_log.add_argument("--config", required=True)
+    consent_log.add_argument("--client-id", help="the visitor's client id (as in the cookie)")
+    consent_log.add_argument("--event-id")
+    consent_log.add_argument("--since", type=_epoch_ms, help="ISO 8601, inclusive")
+    consent_log.add_argument("--until", type=_epoch_ms, help="ISO 8601, exclusive")
+    consent_log.add_argument("--limit", type=int, default=100)
+    consent_log.add_argument("--json", action="store_true", help="one JSON object per line")
+    consent_log.set_defaults(func=cmd_consent_log)
 
     schema = sub.add_parser("schema", help="print the config's JSON Schema")
     schema.set_defaults(func=cmd_schema)

@@ -77,6 +77,9 @@ class Consent(_Model):
     gpp: Signal | None = None
     gpp_sid: Annotated[list[int], Field(max_length=64)] | None = None
     usp: Annotated[str, StringConstraints(max_length=16)] | None = None
+    #: Google's consent-mode network parameters, as a pixel hit carries them
+    gcs: Annotated[str, StringConstraints(max_length=16)] | None = None
+    gcd: Annotated[str, StringConstraints(max_length=64)] | None = None
     gcm: (
         Annotated[
             dict[

@@ -63,7 +63,9 @@ def _outcome(outcome: Outcome, policy: Policy) -> dict[str, Any]:
             "verdict": verdict.action,
             "decisions": [d.as_json() for d in outcome.decisions if d.destination == name],
         }
-        if (missing := destination.missing_credentials()) and verdict.action == "send":
+        if verdict.restrictions:
+            entry["restrictions"] = list(verdict.restrictions)
+        if (missing := destination.missing_credentials()) and verdict.action != "withhold":
             entry["note"] = (
                 "credentials missing (" + ", ".join(missing) + "): events are queued, not sent"
             )
@@ -77,6 +79,7 @@ def _outcome(outcome: Outcome, policy: Policy) -> dict[str, Any]:
         "event": ingested.event.event,
         "event_id": ingested.event_id,
         "regime": outcome.consent.regime,
+        "signals": outcome.consent.signals,
         "purposes": outcome.consent.purposes,
         "decisions": [d.as_json() for d in general],
         "destinations": destinations,
@@ -118,11 +121,16 @@ def render(explanation: dict[str, Any]) -> str:
         lines.append(
             f"event {event['event']} (event_id {event['event_id']}), regime {event['regime']}"
         )
+        signals = orjson.dumps(event["signals"], option=orjson.OPT_SORT_KEYS).decode()
+        lines.append(f"  signals: {signals}")
         for d in event["decisions"]:
             lines.append(f"  {_decision(d)}")
         for name, dest in event["destinations"].items():
             lines.append("")
-            lines.append(f"  destination {name} ({dest['type']}): {dest['verdict'].upper()}")
+            restricted = f" [{', '.join(dest['restrictions'])}]" if "restrictions" in dest else ""
+            lines.append(
+                f"  destination {name} ({dest['type']}): {dest['verdict'].upper()}{restricted}"
+            )
             lines += [f"    {_decision(d)}" for d in dest["decisions"]]
             if note := dest.get("note"):
                 lines.append(f"    note: {note}")

@@ -34,6 +34,19 @@ def semantic_problems(data: Any) -> list[tuple[Path, str]]:
 
     for name, dest in _mapping(data.get("destinations")).items():
         check_purposes(("destinations", name, "requires"), _mapping(dest).get("requires"))
+        restrictions = _mapping(_mapping(dest).get("restrictions"))
+        for kind in ("ad_user_data", "ad_personalization"):
+            path = ("destinations", name, "restrictions", kind)
+            check_purposes(path, restrictions.get(kind))
+        codes = restrictions.get("limited_data_use")
+        for i, code in enumerate(codes if isinstance(codes, list) else ()):
+            if isinstance(code, str) and not is_region_code(code):
+                problems.append(
+                    (
+                        ("destinations", name, "restrictions", "limited_data_use", i),
+                        "not an ISO 3166-1 alpha-2 country or ISO 3166-2 subdivision code",
+                    )
+                )
     cookie = _mapping(data.get("identity")).get("cookie", {})
     if isinstance(cookie, dict) and "requires" in cookie:
         check_purposes(("identity", "cookie", "requires"), cookie["requires"])

@@ -6,9 +6,12 @@ dict, adapters instantiated, here and nowhere else.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from dataclasses import dataclass
 from types import MappingProxyType
+
+import orjson
 
 from destinations import REGISTRY
 from destinations.base import HttpDestination
@@ -26,7 +29,21 @@ class CompiledPurpose:
     name: str
     categories: tuple[str, ...]
     gcm: tuple[str, ...]
+    tcf: tuple[int, ...]
+    gpp: tuple[str, ...]
+    usp: bool
     gpc: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentTerms:
+    """What one destination's verdict depends on, beside the purposes' signals."""
+
+    requires: tuple[str, ...]
+    tcf_vendor_id: int | None
+    ad_user_data: tuple[str, ...]
+    ad_personalization: tuple[str, ...]
+    limited_data_use: frozenset[str]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -40,12 +57,16 @@ class Policy:
     regimes: MappingProxyType[str, Regime]
     default_regime: Regime
     destinations: MappingProxyType[str, HttpDestination]
-    requires: MappingProxyType[str, tuple[str, ...]]
+    terms: MappingProxyType[str, ConsentTerms]
+    #: the TCF vendor ids the destinations name, None standing for "not a TCF vendor"
+    vendor_ids: tuple[int | None, ...]
     cookie: CookieConfig
     storage_requires: tuple[str, ...]
     secret: bytes
     default_country: str | None
     log_decisions: bool
+    #: identifies the config a decision was made under (in consent records)
+    version: str
 
     def regime_for(self, region: str | None) -> tuple[Regime, str]:
         """The regime for ``region`` and the config rule that chose it.
@@ -73,9 +94,25 @@ def compile_policy(config: Config) -> Policy:
     )
     purposes = {
         name: CompiledPurpose(
-            name, tuple(p.signals.categories), tuple(p.signals.gcm), p.signals.gpc
+            name,
+            categories=tuple(p.signals.categories),
+            gcm=tuple(p.signals.gcm),
+            tcf=tuple(p.signals.tcf.purposes) if p.signals.tcf else (),
+            gpp=tuple(p.signals.gpp),
+            usp=p.signals.usp,
+            gpc=p.signals.gpc,
         )
         for name, p in config.consent.purposes.items()
+    }
+    terms = {
+        name: ConsentTerms(
+            requires=tuple(s.requires),
+            tcf_vendor_id=s.tcf_vendor_id,
+            ad_user_data=tuple(s.restrictions.ad_user_data),
+            ad_personalization=tuple(s.restrictions.ad_personalization),
+            limited_data_use=frozenset(s.restrictions.limited_data_use),
+        )
+        for name, s in config.destinations.items()
     }
     regions = config.consent.regions
     regimes: dict[str, Regime] = {}
@@ -93,12 +130,21 @@ def compile_policy(config: Config) -> Policy:
         regimes=MappingProxyType(regimes),
         default_regime=regions.default,
         destinations=MappingProxyType(destinations),
-        requires=MappingProxyType(
-            {name: tuple(s.requires) for name, s in config.destinations.items()}
-        ),
+        terms=MappingProxyType(terms),
+        vendor_ids=(None, *sorted({t.tcf_vendor_id for t in terms.values()} - {None})),
         cookie=config.identity.cookie,
         storage_requires=tuple(config.identity.cookie.requires),
         secret=config.identity.secret.get_secret_value().encode(),
         default_country=config.pii.default_country,
         log_decisions=config.logging.decisions,
+        version=config_version(config),
     )
+
+
+def config_version(config: Config) -> str:
+    """A short digest of the config as loaded, secrets masked out: equal policies give
+    equal versions, so a consent record names the policy that decided it."""
+    canonical = orjson.dumps(
+        config.model_dump(mode="json", round_trip=True), option=orjson.OPT_SORT_KEYS
+    )
+    return hashlib.sha256(canonical).hexdigest()[:12]

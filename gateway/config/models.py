@@ -73,11 +73,28 @@ class IdentityConfig(StrictModel):
         return value
 
 
+class TcfSignal(StrictModel):
+    """What a valid TC string must hold to grant a purpose: consent for every one of these
+    TCF purposes (and, for a destination with a ``tcf_vendor_id``, for that vendor)."""
+
+    purposes: Annotated[list[Annotated[int, Field(ge=1, le=24)]], Field(min_length=1)]
+
+
+GppOptOut = Literal["sale", "sharing", "targeted_advertising", "known_child"]
+
+
 class PurposeSignals(StrictModel):
-    """Which signals grant (or, for GPC, withdraw) a purpose."""
+    """Which signals grant a purpose, and which withdraw it.
+
+    ``categories``, ``gcm`` and ``tcf`` can grant or deny; ``gpp``, ``usp`` and ``gpc`` are
+    opt-outs: they can only deny.
+    """
 
     categories: list[Annotated[str, Field(min_length=1, max_length=64)]] = []
     gcm: list[GcmType] = []
+    tcf: TcfSignal | None = None
+    gpp: list[GppOptOut] = []
+    usp: bool = False
     gpc: bool = False
 
 
@@ -97,11 +114,20 @@ class Regions(StrictModel):
     default: Regime = "opt_in"
 
 
+class ConsentRecords(StrictModel):
+    """The append-only record of consent decisions (``gateway consent-log`` reads it)."""
+
+    enabled: bool = True
+    #: records older than this are purged (hourly)
+    retention_days: int = Field(395, ge=1, le=3650)
+
+
 class ConsentConfig(StrictModel):
-    """Purposes and regional regimes."""
+    """Purposes, regional regimes, and the record of decisions."""
 
     purposes: dict[Annotated[str, Field(pattern=_NAME)], Purpose]
     regions: Regions = Regions()
+    records: ConsentRecords = ConsentRecords()
 
 
 class PiiConfig(StrictModel):

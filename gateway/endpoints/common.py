@@ -8,7 +8,9 @@ import structlog
 from starlette.requests import Request, cookie_parser
 from starlette.responses import JSONResponse, Response
 
-from gateway import client_id
+from gateway import client_id, consent_records
+from gateway.config.compile import Policy
+from gateway.consent_records import ConsentRecord
 from gateway.errors import BodyTooLarge, InputError, QueueError
 from gateway.pipeline import Processed, process
 from gateway.pipeline.ingest import Ingested
@@ -68,7 +70,7 @@ async def accept(
     """Run the pipeline and queue the result; returns once the entries are committed."""
     policy = runtime.policy
     processed = process(events, ctx, policy)
-    await runtime.store.put(processed.entries)
+    await runtime.store.put(processed.entries, _records(processed, ctx, policy))
     runtime.metrics.inc(runtime.metrics.accepted, endpoint, amount=len(events))
     for outcome in processed.outcomes:
         verdicts = outcome.consent.verdicts
@@ -93,6 +95,26 @@ async def accept(
                 }
             )
     return processed
+
+
+def _records(processed: Processed, ctx: RequestContext, policy: Policy) -> list[ConsentRecord]:
+    if not policy.config.consent.records.enabled:
+        return []
+    key = consent_records.client_key(processed.identity.client_id, policy.secret)
+    return [
+        ConsentRecord(
+            o.ingested.received_ms,
+            key,
+            o.ingested.event_id,
+            o.ingested.event.event,
+            ctx.region,
+            o.consent.regime,
+            o.consent.signals_digest,
+            o.consent.record_verdicts,
+            policy.version,
+        )
+        for o in processed.outcomes
+    ]
 
 
 def apply_storage_consent(

@@ -75,9 +75,10 @@ def _one(
     for name, destination in policy.destinations.items():
         verdict = consent.verdicts[name]
         decisions.extend(verdict.decisions)
-        if verdict.action != "send":
+        if verdict.action == "withhold":
             continue
-        event = govern(source, destination, country, decisions if field_remarks else None)
+        remarks = decisions if field_remarks else None
+        event = govern(source, destination, country, remarks, verdict)
         entry, routed = route(destination, ingested.event_id, event)
         decisions.append(routed)
         if entry is not None:

@@ -1,39 +1,45 @@
 """Consent: from the event's signals and the visitor's region to a verdict per destination.
 
 1. The region picks a regime (``opt_in``, ``opt_out``, ``none``); unknown = strictest.
-2. Each signal reader votes grant or deny (or abstains) per purpose, with the rule that
-   made it vote.
+2. Every signal the event carries is decoded (``consent_inputs``); an unreadable one is
+   kept as its error, so that its reader can vote the stricter way.
+3. Each reader votes grant or deny (or abstains) per purpose, with the rule that made it
+   vote. Site categories, consent mode and TCF can grant or deny; GPP, US Privacy and GPC
+   are opt-outs and can only deny. An unreadable TC string denies (no valid consent);
+   an unreadable GPP or US Privacy string denies too (read as the opt-out it may carry).
+   TCF votes per vendor: a destination with a ``tcf_vendor_id`` needs that vendor's
+   consent as well, so purposes are decided once per vendor id in the config.
    A new consent standard is one decoder under ``gateway.signals`` and one reader here.
-3. Per purpose: any deny wins; otherwise ``opt_in`` needs a grant, while ``opt_out`` and
+4. Per purpose: any deny wins; otherwise ``opt_in`` needs a grant, while ``opt_out`` and
    ``none`` grant unless denied.
-4. A destination is sent to only if every purpose it ``requires`` is granted.
+5. Per destination: ``withhold`` unless every purpose it ``requires`` is granted, except
+   that in a region listed under its ``restrictions.limited_data_use`` the event goes in
+   the platform's limited-data-use mode instead; ``send_restricted`` when a restriction is
+   in force (``ad_user_data`` or ``ad_personalization`` purposes not granted, or limited
+   data use); ``send`` otherwise.
 
 Every step is a ``Decision`` naming the rule; none carries a consent string.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
-from gateway.config.compile import CompiledPurpose, Policy
+import orjson
+
+from gateway.config.compile import CompiledPurpose, ConsentTerms, Policy
+from gateway.consent_records import signals_digest
 from gateway.decisions import Decision
 from gateway.event import Consent
+from gateway.pipeline.consent_inputs import ConsentInputs, describe, read_inputs
 from gateway.request_context import RequestContext
-from gateway.signals import gcm
+from gateway.signals.errors import SignalError
 
 Storage = Literal["granted", "denied", "unknown"]
-
-
-@dataclass(frozen=True, slots=True)
-class Signals:
-    """The decoded signals of one event."""
-
-    categories: dict[str, bool]
-    gcm: gcm.GcmReading
-    gpc: bool
+Action = Literal["send", "send_restricted", "withhold"]
 
 
 class Vote(NamedTuple):
@@ -46,10 +52,15 @@ class Vote(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """What may go to one destination."""
+    """What may go to one destination, and in which form."""
 
     destination: str
-    action: Literal["send", "withhold"]
+    action: Action
+    #: the restrictions in force (``ad_user_data``, ``ad_personalization``,
+    #: ``limited_data_use``); empty unless the action is ``send_restricted``
+    restrictions: tuple[str, ...]
+    #: the purposes as decided for this destination (its TCF vendor taken into account)
+    purposes: dict[str, bool]
     decisions: tuple[Decision, ...]
 
 
@@ -58,47 +69,98 @@ class ConsentResult:
     """The consent stage's output for one event."""
 
     regime: str
+    #: the purposes as decided without any TCF vendor (storage and the cookie use these)
     purposes: dict[str, bool]
     verdicts: dict[str, Verdict]
     storage: Storage
+    #: the decoded signals, safe to show and record (``consent_inputs.describe``)
+    signals: dict[str, Any]
     decisions: tuple[Decision, ...]
+    #: for the consent record: the signals' digest, and each verdict with its rules (JSON)
+    signals_digest: str
+    record_verdicts: bytes
 
 
-Reader = Callable[[Signals, CompiledPurpose], Vote | None]
+Reader = Callable[[ConsentInputs, CompiledPurpose, int | None], Vote | None]
 
 
-def _categories(signals: Signals, purpose: CompiledPurpose) -> Vote | None:
-    cats = signals.categories
-    present = [c for c in purpose.categories if c in cats]
+def _rule(purpose: CompiledPurpose, signal: str) -> str:
+    return f"consent.purposes.{purpose.name}.signals.{signal}"
+
+
+def _categories(s: ConsentInputs, purpose: CompiledPurpose, _: int | None) -> Vote | None:
+    present = [c for c in purpose.categories if c in s.categories]
     if not present:
         return None
-    rule = f"consent.purposes.{purpose.name}.signals.categories"
-    denied = next((c for c in present if not cats[c]), None)
+    rule = _rule(purpose, "categories")
+    denied = next((c for c in present if not s.categories[c]), None)
     if denied is not None:
         return Vote(False, rule, f"consent.categories.{denied} is false")
     return Vote(True, rule, f"consent.categories.{present[0]} is true")
 
 
-def _gcm(signals: Signals, purpose: CompiledPurpose) -> Vote | None:
-    if not purpose.gcm or not signals.gcm.values:
+def _gcm(s: ConsentInputs, purpose: CompiledPurpose, _: int | None) -> Vote | None:
+    if not purpose.gcm or not s.gcm:
         return None
-    states = [signals.gcm.values.get(t) for t in purpose.gcm]
-    rule = f"consent.purposes.{purpose.name}.signals.gcm"
+    states = [s.gcm.get(t) for t in purpose.gcm]
+    rule = _rule(purpose, "gcm")
     if "denied" in states:
         return Vote(False, rule, f"consent mode {purpose.gcm[states.index('denied')]} denied")
-    if all(s == "granted" for s in states):
+    if all(state == "granted" for state in states):
         return Vote(True, rule, "consent mode " + ", ".join(purpose.gcm) + " granted")
     return None
 
 
-def _gpc(signals: Signals, purpose: CompiledPurpose) -> Vote | None:
-    if purpose.gpc and signals.gpc:
-        rule = f"consent.purposes.{purpose.name}.signals.gpc"
-        return Vote(False, rule, "Sec-GPC: 1 (opt-out of sale and sharing)")
+def _tcf(s: ConsentInputs, purpose: CompiledPurpose, vendor: int | None) -> Vote | None:
+    if not purpose.tcf or s.tcf is None:
+        return None
+    rule = _rule(purpose, "tcf")
+    if isinstance(s.tcf, SignalError):
+        return Vote(False, rule, f"TC string invalid ({s.tcf.reason}): no consent")
+    listed = ", ".join(map(str, purpose.tcf))
+    missing = [p for p in purpose.tcf if p not in s.tcf.purpose_consents]
+    if missing:
+        return Vote(False, rule, f"TCF purpose {missing[0]} not consented")
+    if vendor is None:
+        return Vote(True, rule, f"TCF purposes {listed} consented")
+    if not s.tcf.vendor_consented(vendor, purpose.tcf):
+        return Vote(False, rule, f"TCF vendor {vendor} not consented for purposes {listed}")
+    return Vote(True, rule, f"TCF purposes {listed} and vendor {vendor} consented")
+
+
+def _gpp(s: ConsentInputs, purpose: CompiledPurpose, _: int | None) -> Vote | None:
+    if not purpose.gpp or s.gpp is None:
+        return None
+    rule = _rule(purpose, "gpp")
+    if isinstance(s.gpp, SignalError):
+        return Vote(False, rule, f"GPP string invalid ({s.gpp.reason}): read as opted out")
+    opted = s.gpp.opt_outs()
+    hit = next((kind for kind in purpose.gpp if kind in opted), None)
+    if hit is not None:
+        return Vote(False, rule, f"GPP {opted[hit]}: {hit} opt-out")
     return None
 
 
-READERS: tuple[Reader, ...] = (_categories, _gcm, _gpc)
+def _usp(s: ConsentInputs, purpose: CompiledPurpose, _: int | None) -> Vote | None:
+    if not purpose.usp or s.usp is None:
+        return None
+    rule = _rule(purpose, "usp")
+    if isinstance(s.usp, SignalError):
+        return Vote(False, rule, f"US Privacy string invalid ({s.usp.reason}): read as opted out")
+    if s.usp.opted_out:
+        return Vote(False, rule, f"{s.usp_source}: opt-out of sale")
+    return None
+
+
+def _gpc(s: ConsentInputs, purpose: CompiledPurpose, _: int | None) -> Vote | None:
+    if purpose.gpc and s.gpc:
+        return Vote(False, _rule(purpose, "gpc"), "Sec-GPC: 1 (opt-out of sale and sharing)")
+    return None
+
+
+#: TCF is the only reader whose vote depends on the destination's vendor id
+GENERAL_READERS: tuple[Reader, ...] = (_categories, _gcm, _gpp, _usp, _gpc)
+VENDOR_READERS: tuple[Reader, ...] = (_tcf,)
 
 
 def evaluate(consent: Consent, ctx: RequestContext, policy: Policy) -> ConsentResult:
@@ -113,6 +175,12 @@ def evaluate(consent: Consent, ctx: RequestContext, policy: Policy) -> ConsentRe
         ctx.gpc,
         tuple(sorted((consent.categories or {}).items())),
         tuple(sorted((consent.gcm or {}).items())),
+        consent.gcs,
+        consent.gcd,
+        consent.tcf,
+        consent.gpp,
+        tuple(consent.gpp_sid) if consent.gpp_sid is not None else None,
+        consent.usp,
     )
 
 
@@ -123,76 +191,188 @@ def _decide(
     gpc: bool,
     categories: tuple[tuple[str, bool], ...],
     gcm_object: tuple[tuple[str, str], ...],
+    gcs: str | None,
+    gcd: str | None,
+    tc_string: str | None,
+    gpp_string: str | None,
+    gpp_sid: tuple[int, ...] | None,
+    usp_string: str | None,
 ) -> ConsentResult:
     regime, regime_rule = policy.regime_for(region)
     decisions = [
         Decision("consent", "region", regime, regime_rule, f"region {region or 'unknown'}")
     ]
-    reading = gcm.decode(dict(gcm_object))
+    inputs = read_inputs(
+        categories, gcm_object, gcs, gcd, gpc, tc_string, gpp_string, gpp_sid, usp_string
+    )
     decisions += [
-        Decision("consent", "consent.gcm", "read_strict", "signals.gcm", problem)
-        for problem in reading.problems
+        Decision("consent", signal, "read_strict", f"signals.{signal.split('.')[1]}", problem)
+        for signal, problem in inputs.problems
     ]
-    signals = Signals(dict(categories), reading, gpc)
-    granted: dict[str, bool] = {}
+    by_vendor: dict[int | None, dict[str, bool]] = {}
     explicit_deny: set[str] = set()
-    for purpose in policy.purposes.values():
-        votes = [v for read in READERS if (v := read(signals, purpose)) is not None]
-        denies = [v for v in votes if not v.grant]
-        grants = [v for v in votes if v.grant]
-        subject = f"purpose:{purpose.name}"
-        if denies:
-            granted[purpose.name] = False
-            explicit_deny.add(purpose.name)
-            decisions += [Decision("consent", subject, "deny", v.rule, v.reason) for v in denies]
-        elif grants:
-            granted[purpose.name] = True
-            decisions += [Decision("consent", subject, "grant", v.rule, v.reason) for v in grants]
-        elif regime == "opt_in":
-            granted[purpose.name] = False
-            decisions.append(
-                Decision(
-                    "consent", subject, "deny", regime_rule, "opt-in regime: no signal grants it"
-                )
-            )
-        else:
-            granted[purpose.name] = True
-            decisions.append(
-                Decision("consent", subject, "grant", regime_rule, f"{regime} regime: no opt-out")
-            )
+    for vendor in policy.vendor_ids:
+        granted: dict[str, bool] = {}
+        for purpose in policy.purposes.values():
+            votes = [
+                v
+                for read in (*GENERAL_READERS, *VENDOR_READERS)
+                if (v := read(inputs, purpose, vendor)) is not None
+            ]
+            verdict, reasons = _combine(purpose.name, votes, regime, regime_rule)
+            granted[purpose.name] = verdict
+            if vendor is None:
+                decisions += reasons
+                if any(not v.grant for v in votes):
+                    explicit_deny.add(purpose.name)
+            elif verdict != by_vendor[None][purpose.name]:
+                decisions += [r._replace(subject=f"{r.subject}@vendor:{vendor}") for r in reasons]
+        by_vendor[vendor] = granted
     verdicts = {
-        name: _verdict(name, policy.requires[name], granted) for name in policy.destinations
+        name: _verdict(name, terms, by_vendor[terms.tcf_vendor_id], regime, region)
+        for name, terms in policy.terms.items()
     }
     storage: Storage = "unknown"
-    if all(granted.get(p, False) for p in policy.storage_requires):
+    general = by_vendor[None]
+    if all(general.get(p, False) for p in policy.storage_requires):
         storage = "granted"
     elif any(p in explicit_deny for p in policy.storage_requires):
         storage = "denied"
-    return ConsentResult(regime, granted, verdicts, storage, tuple(decisions))
+    vendors = tuple(v for v in policy.vendor_ids if v is not None)
+    digest = signals_digest(
+        (categories, gcm_object, gcs, gcd, tc_string, gpp_string, gpp_sid, usp_string, gpc)
+    )
+    return ConsentResult(
+        regime,
+        general,
+        verdicts,
+        storage,
+        describe(inputs, vendors),
+        tuple(decisions),
+        digest,
+        _record_verdicts(verdicts, policy.terms, decisions),
+    )
 
 
-def _verdict(destination: str, requires: tuple[str, ...], granted: dict[str, bool]) -> Verdict:
+def _record_verdicts(
+    verdicts: dict[str, Verdict], terms: Mapping[str, ConsentTerms], decisions: list[Decision]
+) -> bytes:
+    """Each destination's verdict with the rules behind it: its own decisions' rules and
+    those that decided the purposes it depends on."""
+    rules_by_purpose: dict[str, set[str]] = {}
+    for d in decisions:
+        if d.subject.startswith("purpose:"):
+            purpose = d.subject.removeprefix("purpose:").split("@", 1)[0]
+            rules_by_purpose.setdefault(purpose, set()).add(d.rule)
+    out: dict[str, Any] = {}
+    for name, verdict in verdicts.items():
+        t = terms[name]
+        rules = {d.rule for d in verdict.decisions}
+        for purpose in (*t.requires, *t.ad_user_data, *t.ad_personalization):
+            rules |= rules_by_purpose.get(purpose, set())
+        entry: dict[str, Any] = {"action": verdict.action, "rules": sorted(rules)}
+        if verdict.restrictions:
+            entry["restrictions"] = list(verdict.restrictions)
+        out[name] = entry
+    return orjson.dumps(out)
+
+
+def _combine(
+    name: str, votes: list[Vote], regime: str, regime_rule: str
+) -> tuple[bool, list[Decision]]:
+    subject = f"purpose:{name}"
+    denies = [v for v in votes if not v.grant]
+    if denies:
+        return False, [Decision("consent", subject, "deny", v.rule, v.reason) for v in denies]
+    if votes:
+        return True, [Decision("consent", subject, "grant", v.rule, v.reason) for v in votes]
+    if regime == "opt_in":
+        return False, [
+            Decision("consent", subject, "deny", regime_rule, "opt-in regime: no signal grants it")
+        ]
+    return True, [
+        Decision("consent", subject, "grant", regime_rule, f"{regime} regime: no opt-out")
+    ]
+
+
+def _in_regions(region: str | None, listed: frozenset[str]) -> str | None:
+    """The entry of ``listed`` that covers ``region`` (``US-CA`` or ``US``), if any."""
+    if region is None or not listed:
+        return None
+    return next((code for code in (region, region.split("-", 1)[0]) if code in listed), None)
+
+
+def _verdict(
+    destination: str,
+    terms: ConsentTerms,
+    granted: dict[str, bool],
+    regime: str,
+    region: str | None,
+) -> Verdict:
+    subject = f"destination:{destination}"
     rule = f"destinations.{destination}.requires"
-    missing = [p for p in requires if not granted.get(p, False)]
+    missing = [p for p in terms.requires if not granted.get(p, False)]
+    decisions: list[Decision] = []
+    restrictions: list[str] = []
     if missing:
-        return Verdict(
-            destination,
-            "withhold",
-            tuple(
+        ldu = _in_regions(region, terms.limited_data_use) if regime != "opt_in" else None
+        if ldu is None:
+            return Verdict(
+                destination,
+                "withhold",
+                (),
+                granted,
+                tuple(
+                    Decision(
+                        "consent",
+                        subject,
+                        "withhold",
+                        rule,
+                        f"purpose {p} not granted",
+                        destination,
+                    )
+                    for p in missing
+                ),
+            )
+        restrictions.append("limited_data_use")
+        decisions.append(
+            Decision(
+                "consent",
+                subject,
+                "restrict",
+                f"destinations.{destination}.restrictions.limited_data_use",
+                f"purpose {missing[0]} not granted in {ldu}: limited data use, not withheld",
+                destination,
+            )
+        )
+    for kind, purposes in (
+        ("ad_user_data", terms.ad_user_data),
+        ("ad_personalization", terms.ad_personalization),
+    ):
+        denied = next((p for p in purposes if not granted.get(p, False)), None)
+        if denied is not None:
+            restrictions.append(kind)
+            decisions.append(
                 Decision(
                     "consent",
-                    f"destination:{destination}",
-                    "withhold",
-                    rule,
-                    f"purpose {p} not granted",
+                    subject,
+                    "restrict",
+                    f"destinations.{destination}.restrictions.{kind}",
+                    f"purpose {denied} not granted",
                     destination,
                 )
-                for p in missing
-            ),
+            )
+    if restrictions:
+        return Verdict(
+            destination, "send_restricted", tuple(sorted(restrictions)), granted, tuple(decisions)
         )
-    reason = "requires " + (", ".join(requires) if requires else "no purpose") + ": granted"
+    reason = (
+        "requires " + (", ".join(terms.requires) if terms.requires else "no purpose") + ": granted"
+    )
     return Verdict(
         destination,
         "send",
-        (Decision("consent", f"destination:{destination}", "send", rule, reason, destination),),
+        (),
+        granted,
+        (Decision("consent", subject, "send", rule, reason, destination),),
     )

@@ -20,7 +20,7 @@ import orjson
 from destinations.base import FieldRule, GovernedEvent, HttpDestination
 from gateway.decisions import Decision
 from gateway.pii import PiiField
-from gateway.pipeline.consent import ConsentResult
+from gateway.pipeline.consent import ConsentResult, Verdict
 from gateway.pipeline.identify import Identity
 from gateway.pipeline.ingest import Ingested
 from gateway.request_context import RequestContext
@@ -89,7 +89,7 @@ def source_fields(
         "ids": ids,
         "context": {k: v for k, v in context.items() if v is not None},
         "properties": data.get("properties", {}),
-        "consent": {"regime": consent.regime, "purposes": consent.purposes},
+        "consent": {"regime": consent.regime},
     }
 
 
@@ -118,8 +118,13 @@ def govern(
     destination: HttpDestination,
     country_hint: str | None,
     remarks: list[Decision] | None = None,
+    verdict: Verdict | None = None,
 ) -> GovernedEvent:
-    """The governed event for ``destination``.
+    """The governed event for ``destination``, in the form its consent ``verdict`` allows.
+
+    The verdict's purposes and restrictions become the ``consent`` section (adapters
+    turn restrictions into the platform's privacy fields); under an ``ad_user_data``
+    restriction no ``user`` field leaves, hashed or not.
 
     With a ``remarks`` list, a remark about each change is appended to it. The request
     path passes none: its remarks would be thrown away, and making them costs as much
@@ -128,6 +133,8 @@ def govern(
     name = destination.name
     rule_id = f"{destination.type}.FIELDS"
     plan = _plan_for(destination)
+    if verdict is not None:
+        source = _restricted(source, verdict, remarks)
     out: dict[str, Any] = {}
     for section, values in source.items():
         cut = plan.get(section)
@@ -170,6 +177,33 @@ def govern(
         if section and target:
             out[section] = target
     return out  # type: ignore[return-value]
+
+
+def _restricted(
+    source: dict[str, dict[str, Any]], verdict: Verdict, remarks: list[Decision] | None
+) -> dict[str, dict[str, Any]]:
+    consent = {
+        **source.get("consent", {}),
+        "purposes": verdict.purposes,
+        "restrictions": list(verdict.restrictions),
+    }
+    cut = {**source, "consent": consent}
+    if "ad_user_data" in verdict.restrictions and source.get("user"):
+        cut["user"] = {}
+        if remarks is not None:
+            rule = f"destinations.{verdict.destination}.restrictions.ad_user_data"
+            remarks += [
+                Decision(
+                    "govern",
+                    f"user.{key}",
+                    "drop",
+                    rule,
+                    "ad_user_data restricted: no user data",
+                    verdict.destination,
+                )
+                for key in source["user"]
+            ]
+    return cut
 
 
 def _path(section: str, key: str) -> str:

@@ -129,6 +129,8 @@ PIXEL_FIELDS: Mapping[str, tuple[str, ...]] = {
     "dr": ("page", "referrer"),
     "dt": ("page", "title"),
     "cid": ("ids", "client_id"),
+    "gcs": ("consent", "gcs"),
+    "gcd": ("consent", "gcd"),
 }
 MAX_PIXEL_PARAMS = 50
 
@@ -137,7 +139,8 @@ def pixel_event(params: list[tuple[str, str]]) -> dict[str, Any]:
     """Build a raw event from pixel query parameters.
 
     ``e`` (event), ``eid``, ``ts`` (epoch ms), ``dl``/``dr``/``dt`` (page url, referrer,
-    title), ``cid`` (client id), ``c.<category>=1|0`` (consent categories); any other
+    title), ``cid`` (client id), ``gcs``/``gcd`` (consent mode, as Google's tags send it),
+    ``c.<category>=1|0`` (consent categories); any other
     parameter becomes a string property (``utm_source`` and the like).
     """
     if len(params) > MAX_PIXEL_PARAMS:
@@ -159,7 +162,7 @@ def pixel_event(params: list[tuple[str, str]]) -> dict[str, Any]:
         else:
             props[key] = value
     if categories:
-        raw["consent"] = {"categories": categories}
+        raw.setdefault("consent", {})["categories"] = categories
     if props:
         raw["properties"] = props
     return raw

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from destinations.base import QueuedEvent
+from gateway.consent_records import ConsentRecord
 from gateway.pipeline.route import QueueEntry
 
 
@@ -44,8 +45,14 @@ class Store(Protocol):
     async def close(self) -> None:
         """Finish pending writes and release the store."""
 
-    async def put(self, entries: Sequence[QueueEntry]) -> None:
-        """Durably add entries; returns after they are committed."""
+    async def put(
+        self, entries: Sequence[QueueEntry], records: Sequence[ConsentRecord] = ()
+    ) -> None:
+        """Durably add entries and their consent records, in one transaction; returns
+        after it is committed."""
+
+    async def purge_consent_records(self, before_ms: int) -> int:
+        """Delete consent records older than ``before_ms``; returns how many."""
 
     async def lease(self, destination: str, limit: int, lease_secs: float) -> list[QueuedEvent]:
         """Up to ``limit`` due items of ``destination``."""

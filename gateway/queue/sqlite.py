@@ -16,6 +16,8 @@ Invariants
   of: due, leased, backing off, dead-lettered; or gone after ack.
 - One process owns the file (an exclusive lock on ``<path>.lock``), so at start every
   lease is stale: leased rows are made due at once rather than after their deadline.
+- Consent records given to ``put`` are inserted in the same transaction as its rows
+  (``gateway.consent_records``): an acknowledged event always has its record.
 - Bounds (rows and bytes of live rows) are checked before writing; past them ``put``
   raises ``QueueFull``. A write that fails (disk full, I/O error) raises
   ``QueueUnavailable`` and leaves nothing half-written.
@@ -38,11 +40,14 @@ from typing import Any
 import orjson
 
 from destinations.base import QueuedEvent
+from gateway import consent_records
+from gateway.consent_records import ConsentRecord
 from gateway.errors import QueueFull, QueueUnavailable
 from gateway.pipeline.route import QueueEntry
 from gateway.queue.base import DeadLetter
 
-_SCHEMA = """
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS items (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     destination TEXT NOT NULL,
@@ -68,6 +73,8 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 CREATE INDEX IF NOT EXISTS dead_letters_by_destination ON dead_letters (destination, failed_ms);
 CREATE TABLE IF NOT EXISTS heartbeat (id INTEGER PRIMARY KEY CHECK (id = 1), at_ms INTEGER);
 """
+    + consent_records.SCHEMA
+)
 
 #: operations one transaction may hold; bounds the latency of the first waiter
 _MAX_GROUP = 2048
@@ -89,6 +96,8 @@ class _Op:
     on_fail: Callable[[], None] | None = None
     #: rows to insert (a put); all puts of a group go in one executemany
     rows: list[tuple[Any, ...]] | None = None
+    #: consent records written with them
+    records: Sequence[ConsentRecord] | None = None
 
 
 @dataclass
@@ -207,10 +216,13 @@ class SqliteStore:
         self, conn: sqlite3.Connection, group: list[_Op]
     ) -> list[tuple[_Op, Any, BaseException | None]]:
         rows = [row for op in group if op.rows is not None for row in op.rows]
+        records = [r for op in group if op.records is not None for r in op.records]
         try:
             conn.execute("BEGIN IMMEDIATE")
             if rows:
                 conn.executemany(_INSERT, rows)
+            if records:
+                conn.executemany(consent_records.INSERT, records)
             results = [op.run(conn) if op.run is not None else None for op in group]
             conn.execute("COMMIT")
             self.commits += 1
@@ -249,17 +261,22 @@ class SqliteStore:
         on_done: Callable[[Any], None] | None = None,
         on_fail: Callable[[], None] | None = None,
         rows: list[tuple[Any, ...]] | None = None,
+        records: Sequence[ConsentRecord] | None = None,
     ) -> asyncio.Future[Any]:
         if self._thread is None or self._loop is None:
             raise QueueUnavailable("queue is not running")
         future = self._loop.create_future()
-        self._ops.put(_Op(run, future, on_done, on_fail, rows))
+        self._ops.put(_Op(run, future, on_done, on_fail, rows, records))
         return future
 
     # -- the Store operations ----------------------------------------------------
 
-    async def put(self, entries: Sequence[QueueEntry]) -> None:
+    async def put(
+        self, entries: Sequence[QueueEntry], records: Sequence[ConsentRecord] = ()
+    ) -> None:
         if not entries:
+            if records:
+                await self._submit(None, records=records)
             return
         size = sum(len(e.payload) for e in entries)
         counts = self._counts
@@ -280,7 +297,7 @@ class SqliteStore:
         def failed() -> None:
             counts.add({d: -n for d, n in per_destination.items()}, -size)
 
-        await self._submit(None, done, failed, rows)
+        await self._submit(None, done, failed, rows, records or None)
 
     async def lease(self, destination: str, limit: int, lease_secs: float) -> list[QueuedEvent]:
         now = _now_ms()
@@ -362,6 +379,17 @@ class SqliteStore:
             args = (destination,)
         rows = await self._submit(lambda conn: conn.execute(sql + " ORDER BY id", args).fetchall())
         return [DeadLetter(*row) for row in rows]
+
+    async def purge_consent_records(self, before_ms: int) -> int:
+        return int(
+            await self._submit(
+                lambda conn: (
+                    conn.execute(
+                        "DELETE FROM consent_records WHERE at_ms < ?", (before_ms,)
+                    ).rowcount
+                )
+            )
+        )
 
     async def ping(self) -> None:
         now = _now_ms()

@@ -111,7 +111,10 @@ def govern_raw(
         purposes={"marketing": True, "analytics": True},
         verdicts={},
         storage="granted",
+        signals={},
         decisions=(),
+        signals_digest="",
+        record_verdicts=b"{}",
     )
     source = source_fields(ingested, identity, ctx, consent)
     return govern(source, destination, country_hint)
