@@ -94,16 +94,8 @@ class DestinationSettings(StrictModel):
     #: the adapter's platform limit; ``batch.max_events`` may only lower it
     MAX_BATCH: ClassVar[int] = 1
     #: restrictions the platform has a mode for; ``ad_user_data`` needs none (without it
-    #: the gateway sends no user data), the others do
+    #: the gateway sends no user data), the others do (checked in ``gateway.config.checks``)
     RESTRICTED_MODES: ClassVar[frozenset[str]] = frozenset()
-
-    @field_validator("restrictions")
-    @classmethod
-    def _restrictions_the_platform_supports(cls, restrictions: Restrictions) -> Restrictions:
-        for mode in ("ad_personalization", "limited_data_use"):
-            if getattr(restrictions, mode) and mode not in cls.RESTRICTED_MODES:
-                raise ValueError(f"{mode}: this platform has no such mode")
-        return restrictions
 
     @field_validator("batch")
     @classmethod

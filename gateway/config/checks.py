@@ -7,6 +7,7 @@ from typing import Any
 
 import pycountry
 
+from destinations import REGISTRY
 from gateway.config.models import CookieConfig
 from gateway.config.yaml_source import Path
 
@@ -35,9 +36,19 @@ def semantic_problems(data: Any) -> list[tuple[Path, str]]:
     for name, dest in _mapping(data.get("destinations")).items():
         check_purposes(("destinations", name, "requires"), _mapping(dest).get("requires"))
         restrictions = _mapping(_mapping(dest).get("restrictions"))
-        for kind in ("ad_user_data", "ad_personalization"):
+        adapter = REGISTRY.get(str(_mapping(dest).get("type")))
+        for kind in ("ad_user_data", "ad_personalization", "limited_data_use"):
             path = ("destinations", name, "restrictions", kind)
-            check_purposes(path, restrictions.get(kind))
+            if kind != "limited_data_use":
+                check_purposes(path, restrictions.get(kind))
+            # ad_user_data needs no platform mode: without it, no user data is sent
+            unsupported = (
+                adapter is not None
+                and kind != "ad_user_data"
+                and kind not in adapter.Settings.RESTRICTED_MODES
+            )
+            if restrictions.get(kind) and adapter is not None and unsupported:
+                problems.append((path, f"{adapter.type} has no {kind} mode"))
         codes = restrictions.get("limited_data_use")
         for i, code in enumerate(codes if isinstance(codes, list) else ()):
             if isinstance(code, str) and not is_region_code(code):

@@ -56,6 +56,9 @@ BEHAVIOURS = {
     "infinity is not a number of seconds.",
     "unknown_purpose_in_requires": "requires may only name defined purposes, including the "
     "cookie's default requirement.",
+    "consent_signals_and_restrictions": "Consent signals are bounded (TCF purposes 1-24, a "
+    "closed list of GPP opt-outs, booleans for usp); restrictions name defined purposes, real "
+    "regions and only modes the platform has.",
     "invalid_region_codes": "Regions are ISO 3166-1 alpha-2 or ISO 3166-2 codes in upper case "
     "(EU, UK, USA are not); pii.default_country must be a real country.",
     "region_under_two_regimes": "A region listed under two regimes (or twice) is refused.",

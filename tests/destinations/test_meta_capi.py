@@ -118,6 +118,16 @@ def custom_event() -> GovernedEvent:
     }
 
 
+def limited_data_use_purchase() -> GovernedEvent:
+    """A purchase from an opted-out Californian: the consent stage asked for limited data
+    use and, under ad_user_data, removed the user section."""
+    event = purchase()
+    del event["user"]
+    event["context"] = {**event["context"], "region": "US-CA"}
+    event["consent"] = {"restrictions": ["ad_user_data", "limited_data_use"]}
+    return event
+
+
 def encode_one(event: GovernedEvent, destination: MetaCapi | None = None) -> Any:
     """Encode one event and return its only request (asserting nothing was rejected)."""
     encoded = (destination or meta()).encode([queued(7, event)], now_ms=NOW_MS)
@@ -144,8 +154,9 @@ def rejection_of(event: GovernedEvent) -> Rejection:
         ("meta_purchase", purchase, {}),
         ("meta_page_view_test_event_code", page_view, {"test_event_code": "TEST12345"}),
         ("meta_custom_event", custom_event, {}),
+        ("meta_purchase_limited_data_use", limited_data_use_purchase, {}),
     ],
-    ids=["purchase", "page_view_test_event_code", "custom_event"],
+    ids=["purchase", "page_view_test_event_code", "custom_event", "limited_data_use"],
 )
 def test_request_matches_golden(name: str, event: Any, overrides: dict[str, Any]) -> None:
     """The whole request (method, URL with the token masked, headers, JSON body) is what the
@@ -494,3 +505,35 @@ async def test_odd_error_bodies_fall_back_to_the_http_status(content: bytes) -> 
     assert result.splittable is False
     result, _ = await send(httpx.Response(503, content=content))
     assert result.outcome == "retry"
+
+
+# --- consent restrictions ------------------------------------------------------------------
+
+
+def test_limited_data_use_lets_meta_geolocate_when_it_has_the_ip() -> None:
+    """Reference §1.6: LDU with country 0 and state 0 means Meta geolocates the event."""
+    [entry] = body_json(encode_one(limited_data_use_purchase()))["data"]
+    assert entry["data_processing_options"] == ["LDU"]
+    assert (entry["data_processing_options_country"], entry["data_processing_options_state"]) == (
+        0,
+        0,
+    )
+
+
+def test_limited_data_use_names_california_when_there_is_no_ip() -> None:
+    """Without an IP Meta cannot geolocate: California is given as 1 / 1000."""
+    event = limited_data_use_purchase()
+    event["context"] = {"user_agent": USER_AGENT, "region": "US-CA"}
+    [entry] = body_json(encode_one(event))["data"]
+    assert (entry["data_processing_options_country"], entry["data_processing_options_state"]) == (
+        1,
+        1000,
+    )
+
+
+def test_no_restriction_means_no_processing_options() -> None:
+    [entry] = body_json(encode_one(purchase()))["data"]
+    assert "data_processing_options" not in entry
+    region_only = purchase()
+    region_only["context"] = {**region_only["context"], "region": "US-CA"}
+    assert "region" not in str(body_json(encode_one(region_only)))

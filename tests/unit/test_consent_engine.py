@@ -1,0 +1,197 @@
+"""The consent engine on the shipped policy: every standard votes, unreadable signals
+read strictly, verdicts per destination (send, send_restricted, withhold) with their
+restrictions, and the facts a consent record keeps."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import yaml
+
+from gateway.config.compile import Policy, compile_policy
+from gateway.config.loader import load_config
+from gateway.event import Consent
+from gateway.pipeline.consent import ConsentResult, evaluate
+from gateway.request_context import RequestContext
+from tests.support.configs import SECRET
+
+SHIPPED = Path(__file__).resolve().parents[2] / "config" / "gateway.yaml"
+
+#: a stand-in for a TCF-vendor destination (Google is vendor 755) until ga4_mp lands
+GOOGLE = {
+    "type": "webhook",
+    "requires": ["analytics"],
+    "tcf_vendor_id": 755,
+    "restrictions": {
+        "ad_user_data": ["ad_user_data"],
+        "ad_personalization": ["ad_personalization"],
+    },
+    "url": "http://127.0.0.1:9/hook",
+    "secret": "hook-secret-0123456789",
+}
+
+
+@pytest.fixture(scope="module")
+def policy(tmp_path_factory: pytest.TempPathFactory) -> Policy:
+    data = yaml.safe_load(SHIPPED.read_text())
+    data["destinations"]["google"] = GOOGLE
+    path = tmp_path_factory.mktemp("cfg") / "gateway.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    env = {**os.environ, "GATEWAY_SECRET": SECRET}
+    return compile_policy(load_config(str(path), env))
+
+
+def decide(policy: Policy, region: str | None, gpc: bool = False, **consent: Any) -> ConsentResult:
+    ctx = RequestContext("203.0.113.7", "UA", region, gpc, True)
+    return evaluate(Consent.model_validate(consent), ctx, policy)
+
+
+def actions(result: ConsentResult) -> dict[str, str]:
+    return {name: v.action for name, v in result.verdicts.items()}
+
+
+ALL_CATEGORIES = {"analytics": True, "advertising": True}
+
+
+def test_everything_granted_sends_in_full(policy: Policy) -> None:
+    result = decide(policy, "DE", categories=ALL_CATEGORIES)
+    assert actions(result) == {"meta": "send", "google": "send"}
+    assert all(not v.restrictions for v in result.verdicts.values())
+
+
+def test_opt_in_without_signal_withholds_everything(policy: Policy) -> None:
+    result = decide(policy, "DE")
+    assert actions(result) == {"meta": "withhold", "google": "withhold"}
+    assert result.storage == "unknown"
+
+
+def test_ad_user_data_denied_restricts_instead_of_withholding(policy: Policy) -> None:
+    """Consent mode: ads storage granted, ad_user_data denied. Meta still gets the event,
+    without user data; the Google stand-in is told both restrictions that apply."""
+    result = decide(
+        policy,
+        "DE",
+        categories={"analytics": True},
+        gcm={"ad_storage": "granted", "ad_user_data": "denied", "ad_personalization": "granted"},
+    )
+    meta, google = result.verdicts["meta"], result.verdicts["google"]
+    assert (meta.action, meta.restrictions) == ("send_restricted", ("ad_user_data",))
+    assert (google.action, google.restrictions) == ("send_restricted", ("ad_user_data",))
+    assert any(d.rule == "destinations.meta.restrictions.ad_user_data" for d in meta.decisions)
+
+
+def test_us_ca_gpc_sends_meta_in_limited_data_use(policy: Policy) -> None:
+    result = decide(policy, "US-CA", gpc=True)
+    meta = result.verdicts["meta"]
+    assert meta.action == "send_restricted"
+    assert set(meta.restrictions) == {"limited_data_use", "ad_user_data"}
+    google = result.verdicts["google"]
+    assert (google.action, set(google.restrictions)) == (
+        "send_restricted",
+        {"ad_user_data", "ad_personalization"},
+    )
+
+
+def test_opt_out_in_a_state_without_ldu_withholds_meta(policy: Policy) -> None:
+    """New York is not in meta's limited_data_use list: an opted-out visitor is withheld."""
+    assert decide(policy, "US-NY", gpc=True).verdicts["meta"].action == "withhold"
+
+
+def test_limited_data_use_never_applies_in_opt_in_regions(tmp_path: Path) -> None:
+    data = yaml.safe_load(SHIPPED.read_text())
+    data["destinations"]["meta"]["restrictions"]["limited_data_use"] = ["DE"]
+    path = tmp_path / "gateway.yaml"
+    path.write_text(yaml.safe_dump(data))
+    strict = compile_policy(load_config(str(path), {"GATEWAY_SECRET": SECRET}))
+    assert decide(strict, "DE").verdicts["meta"].action == "withhold"
+
+
+@pytest.mark.parametrize(
+    ("usp", "meta"),
+    [("1YYN", "send_restricted"), ("1YNN", "send"), ("1---", "send"), ("1yyn", "send_restricted")],
+)
+def test_us_privacy_string(policy: Policy, usp: str, meta: str) -> None:
+    """1YYN opts out (LDU in California); 1YNN and 1--- do not; a malformed string is
+    read as the opt-out it may carry."""
+    result = decide(policy, "US-CA", usp=usp)
+    assert result.verdicts["meta"].action == meta
+
+
+def test_invalid_usp_is_recorded_as_read_strictly(policy: Policy) -> None:
+    result = decide(policy, "US-CA", usp="1yyn")
+    strict = [d for d in result.decisions if d.action == "read_strict"]
+    assert [d.subject for d in strict] == ["consent.usp"]
+    assert result.signals["usp"]["valid"] is False
+
+
+def test_malformed_gpp_denies_every_purpose_that_reads_it(policy: Policy) -> None:
+    result = decide(policy, "US-VA", gpp="DBABLA~not-a-section!")
+    assert result.purposes["advertising"] is False
+    assert result.purposes["analytics"] is True
+    assert result.signals["gpp"] == {"valid": False, "reason": result.signals["gpp"]["reason"]}
+
+
+def test_malformed_tc_string_denies_in_opt_in(policy: Policy) -> None:
+    """An invalid TC string is no consent, and beats a category grant."""
+    result = decide(policy, "FR", tcf="CO-not-a-tc-string", categories=ALL_CATEGORIES)
+    assert result.verdicts["meta"].action == "withhold"
+    assert any(d.rule == "consent.purposes.advertising.signals.tcf" for d in result.decisions)
+
+
+def test_gcs_on_pixel_hits_grants_and_denies(policy: Policy) -> None:
+    granted = decide(policy, "DE", gcs="G111", categories={"advertising": True})
+    assert granted.purposes["analytics"] is True
+    denied = decide(policy, "DE", gcs="G100", categories=ALL_CATEGORIES)
+    assert denied.purposes == {**denied.purposes, "analytics": False, "advertising": False}
+
+
+def test_unreadable_gcd_reads_its_types_as_denied(policy: Policy) -> None:
+    result = decide(policy, "US", gcd="garbage", categories=ALL_CATEGORIES)
+    assert result.purposes["analytics"] is False and result.purposes["advertising"] is False
+    assert any(d.subject == "consent.gcd" and d.action == "read_strict" for d in result.decisions)
+
+
+def test_gcd_letters_merge_with_the_explicit_object(policy: Policy) -> None:
+    """gcd grants ad_storage and analytics_storage (v), denies ad_user_data (q); the
+    explicit object cannot overturn the denial."""
+    result = decide(
+        policy,
+        "DE",
+        gcd="11v1v1q1v5",
+        gcm={"ad_user_data": "granted"},
+    )
+    assert result.purposes["analytics"] and result.purposes["advertising"]
+    assert result.purposes["ad_user_data"] is False
+
+
+def test_unknown_region_is_opt_in(policy: Policy) -> None:
+    assert decide(policy, None).regime == "opt_in"
+    assert actions(decide(policy, None)) == {"meta": "withhold", "google": "withhold"}
+
+
+def test_record_verdicts_name_the_deciding_rules(policy: Policy) -> None:
+    result = decide(policy, "US-CA", gpc=True)
+    record = orjson.loads(result.record_verdicts)
+    assert record["meta"]["action"] == "send_restricted"
+    assert record["meta"]["restrictions"] == ["ad_user_data", "limited_data_use"]
+    assert "consent.purposes.advertising.signals.gpc" in record["meta"]["rules"]
+    assert "destinations.meta.restrictions.limited_data_use" in record["meta"]["rules"]
+    assert len(result.signals_digest) == 32
+
+
+def test_signal_digest_changes_with_any_signal(policy: Policy) -> None:
+    a = decide(policy, "US-CA", usp="1YNN").signals_digest
+    b = decide(policy, "US-CA", usp="1YYN").signals_digest
+    c = decide(policy, "US-CA", gpc=True, usp="1YNN").signals_digest
+    assert len({a, b, c}) == 3
+
+
+def test_described_signals_hold_no_raw_string(policy: Policy) -> None:
+    result = decide(policy, "US-CA", usp="1YYN", gpp="DBABLA~BVVqAAEABCA.YA", gpp_sid=[7])
+    text = orjson.dumps(result.signals).decode() + repr(result.decisions)
+    assert "1YYN" not in text and "BVVqAAEABCA" not in text
+    assert result.signals["gpp"]["valid"] is True
