@@ -381,15 +381,18 @@ class SqliteStore:
         return [DeadLetter(*row) for row in rows]
 
     async def purge_consent_records(self, before_ms: int) -> int:
-        return int(
-            await self._submit(
-                lambda conn: (
-                    conn.execute(
-                        "DELETE FROM consent_records WHERE at_ms < ?", (before_ms,)
-                    ).rowcount
-                )
-            )
-        )
+        def run(conn: sqlite3.Connection) -> int:
+            # rows are appended in time order: the first one to keep bounds the delete,
+            # and finding it reads only the expired rows before it (no time index)
+            keep = conn.execute(
+                "SELECT id FROM consent_records WHERE at_ms >= ? ORDER BY id LIMIT 1",
+                (before_ms,),
+            ).fetchone()
+            if keep is None:
+                return int(conn.execute("DELETE FROM consent_records").rowcount)
+            return int(conn.execute("DELETE FROM consent_records WHERE id < ?", keep).rowcount)
+
+        return int(await self._submit(run))
 
     async def ping(self) -> None:
         now = _now_ms()
