@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gateway.cli import main
-from tests.support.configs import TOKEN, base_config, write_config
+from tests.support.configs import SECRET, TOKEN, base_config, write_config
 from tests.support.events import RAW_MARKERS, purchase
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -128,3 +128,40 @@ def test_explain_refuses_a_malformed_header(
         main(["explain", "--config", str(config), "--event", str(event), "--header", header]) == 2
     )
     assert "expected 'Name: value'" in capsys.readouterr().err
+
+
+def test_explain_shows_decoded_signals_and_the_restricted_verdict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shipped policy, a Californian with GPC and a US Privacy opt-out: explain prints
+    the decoded signals (never the raw string), each purpose's deciding rules, and Meta's
+    limited-data-use verdict with data_processing_options in the payload."""
+    monkeypatch.setenv("GATEWAY_SECRET", SECRET)
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps(purchase(event_id="evt-2", consent={"usp": "1YYN"})))
+    code = main(
+        [
+            "explain",
+            "--config",
+            str(ROOT / "config" / "gateway.yaml"),
+            "--event",
+            str(event),
+            "--header",
+            "CF-IPCountry: US",
+            "--header",
+            "CF-Region-Code: CA",
+            "--header",
+            "Sec-GPC: 1",
+            "--header",
+            "User-Agent: UA/1",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert '"usp":{"applies":true,"opted_out":true,"source":"consent.usp","valid":true}' in out
+    assert "1YYN" not in out
+    assert "rule consent.purposes.advertising.signals.usp" in out
+    assert "rule consent.purposes.advertising.signals.gpc" in out
+    assert "SEND_RESTRICTED [ad_user_data, limited_data_use]" in out
+    assert '"data_processing_options": [' in out and '"LDU"' in out
+    assert '"em"' not in out
