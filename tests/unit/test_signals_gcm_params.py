@@ -1,8 +1,7 @@
 """Tests for gateway.signals.gcm_params: consent.md §6 "gcs" and "gcd" vectors, and properties.
 
-``GCS_VECTORS`` and ``GCD_VECTORS`` transcribe the entries of consent_vectors.json (consent.md §6)
-so the suite needs no file outside the repository; ``test_vectors_match_reference_file`` compares
-the transcription with the file, entry for entry, wherever the file is available.
+``GCS_VECTORS`` and ``GCD_VECTORS`` are read from ``tests/vectors/consent_vectors.json`` by
+``tests.support.vectors``; the comparators fail on any expected key they do not understand.
 
 The letter table is written below from consent.md §4.3 as a grid (rows: default, columns:
 update), independently of the decoder's own mapping. Google does not document gcs or gcd.
@@ -11,10 +10,7 @@ update), independently of the decoder's own mapping. Google does not document gc
 from __future__ import annotations
 
 import itertools
-import json
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from hypothesis import given, settings
@@ -29,6 +25,7 @@ from gateway.signals.gcm_params import (
     decode_gcd_detail,
     decode_gcs,
 )
+from tests.support.vectors import consent_vectors, vector_ids
 
 GCS_TYPES: tuple[GcmType, ...] = ("ad_storage", "analytics_storage")
 GCD_TYPES: tuple[GcmType, ...] = (
@@ -76,101 +73,14 @@ KNOWN_GCD_PROBLEMS = frozenset(
     f"{name}: unrecognised gcd letter, read as denied" for name in GCD_TYPES
 )
 
-REFERENCE_FILES = (
-    Path(__file__).resolve().parent.parent / "vectors" / "consent_vectors.json",
-    Path("/work/shared/reference/consent_vectors.json"),
-)
-
 # --- the vectors ------------------------------------------------------------------------------
 
-_VERMOREL = {"url": "https://adriennevermorel.com/notes/consent-mode-debugging-network-parameters/"}
-_ANOWAVE = {"url": "https://www.anowave.com/quicks/consent-mode-v2-signals/"}
-_SIMO = {
-    "url": "https://www.simoahava.com/analytics/consent-mode-v2-google-tags/",
-    "title": "Consent Mode V2 For Google Tags (guest post by Markus Baersch)",
-    "note": "community reverse-engineering; Google does not document the letter codes",
-}
-_OBSERVED = {
-    "url": "observed in public page captures (e.g. td.doubleclick.net requests) found via code "
-    "search",
-    "note": "newer separator digits (3) and extra trailing letters are undocumented; all-'l' "
-    "means no consent-mode state was set",
-}
-
-
-def _gcs(text: str, ad_storage: str, analytics_storage: str) -> dict[str, Any]:
-    return {
-        "kind": "gcs",
-        "string": text,
-        "expected": {"ad_storage": ad_storage, "analytics_storage": analytics_storage},
-        "source": [_VERMOREL, _ANOWAVE],
-    }
-
-
-GCS_VECTORS: list[dict[str, Any]] = [
-    _gcs("G100", "denied", "denied"),
-    _gcs("G101", "denied", "granted"),
-    _gcs("G110", "granted", "denied"),
-    _gcs("G111", "granted", "granted"),
-]
-
-# How the file writes each letter's axes: (default, update, effective). It spells "no default"
-# as "not_set" for l but as null for m and n; the comparator reads both as "not set".
-_AS_IN_FILE: dict[str, tuple[str | None, str | None, str]] = {
-    "l": ("not_set", None, "not_set"),
-    "m": (None, "denied", "denied"),
-    "n": (None, "granted", "granted"),
-    "p": ("denied", None, "denied"),
-    "q": ("denied", "denied", "denied"),
-    "r": ("denied", "granted", "granted"),
-    "t": ("granted", None, "granted"),
-    "u": ("granted", "denied", "denied"),
-    "v": ("granted", "granted", "granted"),
-}
-
-
-def _gcd(text: str, letters: str, source: list[dict[str, str]]) -> dict[str, Any]:
-    expected: dict[str, Any] = {}
-    for name, letter in zip(GCD_TYPES, letters, strict=True):
-        default, update, effective = _AS_IN_FILE[letter]
-        expected[name] = {
-            "letter": letter,
-            "default": default,
-            "update": update,
-            "effective": effective,
-        }
-    return {"kind": "gcd", "string": text, "expected": expected, "source": source}
-
-
-GCD_VECTORS: list[dict[str, Any]] = [
-    _gcd("11p1p1p1p5", "pppp", [_SIMO, _ANOWAVE]),
-    _gcd("11t1t1t1p5", "tttp", [_ANOWAVE]),
-    _gcd("11l1p1l1l5", "lpll", [_SIMO]),
-    _gcd("11p1q1p1p5", "pqpp", [_SIMO]),
-    _gcd("11r1r1r1r5", "rrrr", [_SIMO]),
-    _gcd("11u1u1u1u5", "uuuu", [_SIMO]),
-    _gcd("11v1v1v1v5", "vvvv", [_SIMO]),
-    _gcd("11n1n1n1n5", "nnnn", [_SIMO]),
-    _gcd("11p1m1p1p5", "pmpp", [_SIMO]),
-]
-_observed = _gcd("13l3l3l3l1l1", "llll", [_OBSERVED])
-_observed["expected"]["consent_mode_active"] = False
-_observed["note"] = (
-    "Parse letters positionally, ignore digits; treat any unknown letter as 'unknown' "
-    "(fail closed)."
-)
-GCD_VECTORS.append(_observed)
-
-
-def _source_id(vector: dict[str, Any]) -> str:
-    names = []
-    for source in vector["source"]:
-        host = urlsplit(source["url"]).netloc.removeprefix("www.")
-        names.append(host or "observed_page_captures")
-    return f"{vector['kind']}:{vector['string']}@{'+'.join(names)}"
+GCS_VECTORS = consent_vectors("gcs")
+GCD_VECTORS = consent_vectors("gcd")
 
 
 def _unset(value: str | None) -> str | None:
+    """The file spells "no default" as "not_set" for l but as null for m and n."""
     return None if value == "not_set" else value
 
 
@@ -206,7 +116,7 @@ def _check_gcd(detail: GcdDetail, reading: GcmReading, expected: dict[str, Any])
             pytest.fail(f"comparator does not understand {key}")
 
 
-@pytest.mark.parametrize("vector", GCS_VECTORS, ids=[_source_id(v) for v in GCS_VECTORS])
+@pytest.mark.parametrize("vector", GCS_VECTORS, ids=vector_ids(GCS_VECTORS))
 def test_gcs_vector(vector: dict[str, Any]) -> None:
     """Each gcs vector decodes to the states its sources give."""
     reading = decode_gcs(vector["string"])
@@ -214,7 +124,7 @@ def test_gcs_vector(vector: dict[str, Any]) -> None:
     _check_gcs(reading, vector["expected"])
 
 
-@pytest.mark.parametrize("vector", GCD_VECTORS, ids=[_source_id(v) for v in GCD_VECTORS])
+@pytest.mark.parametrize("vector", GCD_VECTORS, ids=vector_ids(GCD_VECTORS))
 def test_gcd_vector(vector: dict[str, Any]) -> None:
     """Each gcd vector decodes to the letter, axes and effective state its sources give."""
     detail = decode_gcd_detail(vector["string"])
@@ -227,19 +137,9 @@ def test_gcd_vector(vector: dict[str, Any]) -> None:
 
 
 def test_vectors_cover_the_kinds() -> None:
-    """The transcription holds all 4 gcs and 10 gcd vectors of consent.md §6.1."""
+    """The file holds all 4 gcs and 10 gcd vectors of consent.md §6.1."""
     assert len(GCS_VECTORS) == 4
     assert len(GCD_VECTORS) == 10
-
-
-def test_vectors_match_reference_file() -> None:
-    """The transcribed vectors equal the reference file's gcs and gcd entries."""
-    path = next((candidate for candidate in REFERENCE_FILES if candidate.is_file()), None)
-    if path is None:
-        pytest.skip("consent_vectors.json is not available here")
-    entries = json.loads(path.read_text(encoding="utf-8"))
-    assert [entry for entry in entries if entry["kind"] == "gcs"] == GCS_VECTORS
-    assert [entry for entry in entries if entry["kind"] == "gcd"] == GCD_VECTORS
 
 
 # --- gcs --------------------------------------------------------------------------------------

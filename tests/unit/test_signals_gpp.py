@@ -1,23 +1,20 @@
 """Tests for gateway.signals.gpp: the consent.md §6 GPP vectors, decoding rules and properties.
 
-``VECTORS`` transcribes the entries of kind gpp, gpp_invalid, gpp_header, gpp_section_usnat and
-gpp_section_usca of consent_vectors.json (consent.md §6), so the suite needs no file outside the
-repository; ``test_vectors_match_reference_file`` compares the transcription with the file,
-entry for entry, wherever the file is available.
+``VECTORS`` (kinds gpp, gpp_invalid, gpp_header, gpp_section_usnat and gpp_section_usca) is read
+from ``tests/vectors/consent_vectors.json`` by ``tests.support.vectors``; the comparators fail on
+any expected key they do not understand.
 
-Strings for the rule tests are built by a small encoder written here from the spec text
-(consent.md §2.1), independently of the decoder, and checked against the spec's own examples.
+Strings for the rule tests are built by ``tests.support.gpp_encode``, written from the spec text
+(consent.md §2.1-§2.3) independently of the decoder, and checked here against the spec's own
+examples, the vectors and the decoder (round trips).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
-import string
 from collections.abc import Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,605 +30,26 @@ from gateway.signals.gpp import (
     decode,
     decode_header,
 )
-
-_ES_REPO = ("IABTechLab/iabgpp-es", "fd0546e7b28e7e186bc27aac6375e6c10a80e47e")
-_ES_MODEL = "modules/cmpapi/test/GppModel.test.ts"
-_ES_HEADER = "modules/cmpapi/test/encoder/section/HeaderV1.test.ts"
-_ES_USNAT = "modules/cmpapi/test/encoder/section/UsNat.test.ts"
-_ES_USCA = "modules/cmpapi/test/encoder/section/UsCa.test.ts"
-_LR_REPO = ("LiveRamp/iabconsent", "9e784fb336449f1a48eaf0c6adb24c66cc94378d")
-_SPEC_REPO = (
-    "InteractiveAdvertisingBureau/Global-Privacy-Platform",
-    "b27beb411c14d48d7fb36c09e2abdf49c20d7d8d",
+from gateway.signals.tcf import TcString
+from gateway.signals.tcf import decode as decode_tcf
+from tests.support.gpp_encode import (
+    ALPHABET,
+    Section,
+    UsCa,
+    UsNat,
+    UsVa,
+    base64url,
+    encode_gpp,
+    fibonacci,
+    gpc_subsection,
+    header,
+    us_core,
 )
-
-
-def _source(repo: tuple[str, str], path: str, test: str) -> dict[str, str]:
-    name, commit = repo
-    url = f"https://github.com/{name}/blob/{commit}/{path}"
-    return {"repo": name, "commit": commit, "path": path, "test": test, "url": url}
-
-
-def _es(path: str, test: str) -> dict[str, str]:
-    return _source(_ES_REPO, path, test)
-
-
-def _lr(test: str) -> dict[str, str]:
-    source = _source(_LR_REPO, "gpp_parsed_consent_fixture_test.go", test)
-    also = _source(_LR_REPO, "mspa_parsed_consent_fixture_test.go", test)["url"]
-    return {**source, "also": f"{also} (field values)"}
-
-
-def _spec(test: str) -> dict[str, str]:
-    return _source(_SPEC_REPO, "Core/Consent String Specification.md", test)
-
-
-VECTORS: list[dict[str, Any]] = [
-    {
-        "kind": "gpp",
-        "string": (
-            "DBABMA~CPSG_8APSG_8ANwAAAENAwCgAAAAAAAAAAYgACPAAAAA.IDKQA4AAgAKAGQAygAAA.YAAAAAAAAAAA"
-        ),
-        "expected": {
-            "section_ids": [2],
-            "tcfeuv2": {
-                "cmp_id": 880,
-                "cmp_version": 0,
-                "consent_screen": 0,
-                "consent_language": "EN",
-                "vendor_list_version": 48,
-                "tcf_policy_version": 2,
-                "is_service_specific": True,
-                "use_non_standard_texts": False,
-                "purpose_one_treatment": False,
-                "publisher_cc": "DE",
-                "vendor_consents": [1, 2, 3, 4],
-                "vendor_li": [],
-                "disclosed_vendors": [1, 2, 3, 4, 5, 100, 404],
-                "created": "2022-01-01T00:00:00Z",
-            },
-        },
-        "source": _es(
-            _ES_MODEL,
-            ("should encode tcfeuv2 sections (encode assertion: fields set -> this string)"),
-        ),
-        "note": (
-            "The same TC string (with header) appears as the example in the "
-            "TCF v2 format spec; created-date there is a later one. Header "
-            "here is 'DBABMA' while the GPP spec example shows 'DBABM' - "
-            "decoders must tolerate trailing zero padding."
-        ),
-    },
-    {
-        "kind": "gpp",
-        "string": ("DBACNYA~CPSG_8APSG_8ANwAAAENAwCgAAAAAAAAAAAAAAAAAAAA.IAAA.YAAAAAAAAAAA~1YNN"),
-        "expected": {
-            "section_ids": [2, 6],
-            "uspv1": {
-                "Version": 1,
-                "Notice": "Y",
-                "OptOutSale": "N",
-                "LspaCovered": "N",
-            },
-            "tcfeuv2": {
-                "version": 2,
-                "cmp_id": 880,
-                "cmp_version": 0,
-                "consent_screen": 0,
-                "consent_language": "EN",
-                "vendor_list_version": 48,
-                "tcf_policy_version": 2,
-                "is_service_specific": True,
-                "use_non_standard_texts": False,
-                "purpose_one_treatment": False,
-                "publisher_cc": "AA",
-                "created": "2022-01-01T00:00:00Z",
-                "last_updated": "2022-01-01T00:00:00Z",
-            },
-        },
-        "source": _es(_ES_MODEL, "should decode uspv1 and tcfeuv2 sections"),
-    },
-    {
-        "kind": "gpp",
-        "string": ("DBABMA~CPSG_8APSG_8ANwAAAENDgCgAAAAAAAAAAAAAAAAAAAA.IAAA.YAAAAAAAAAAA"),
-        "expected": {
-            "section_ids": [2],
-            "tcfeuv2": {
-                "version": 2,
-                "cmp_id": 880,
-                "vendor_list_version": 224,
-                "tcf_policy_version": 2,
-                "is_service_specific": True,
-                "publisher_cc": "AA",
-                "created": "2022-01-01T00:00:00Z",
-            },
-        },
-        "source": _es(_ES_MODEL, "should decode tcfeuv2 sections"),
-    },
-    {
-        "kind": "gpp",
-        "string": "DBABTA~1YNN",
-        "expected": {
-            "section_ids": [6],
-            "uspv1": {
-                "Notice": "Y",
-                "OptOutSale": "N",
-                "LspaCovered": "N",
-            },
-        },
-        "source": _es(_ES_MODEL, "should decode uspv1 section"),
-    },
-    {
-        "kind": "gpp",
-        "string": (
-            "DBACOeA~"
-            "CPSG_8APSG_8ANwAAAENAwCgAAAAAAAAAAAAAAAAAAAA.IAAA.YAAAAAAAAAAA~"
-            "BPSG_8APSG_8AAyACAENGdCgf_gfgAfgfgBgABABAAABAB4AACACADwAAEAE.fHH"
-            "HA4444ao~"
-            "1YNN"
-        ),
-        "expected": {
-            "section_ids": [2, 5, 6],
-            "uspv1": {
-                "Notice": "Y",
-                "OptOutSale": "N",
-                "LspaCovered": "N",
-            },
-        },
-        "source": _es(_ES_MODEL, "should decode uspv1 and tcfeuv2 and tcfcav1 sections"),
-        "note": "Section 5 (tcfcav1) not decoded by our checker.",
-    },
-    {
-        "kind": "gpp",
-        "string": "DBABLA~BAAAVVVVUQA.QA",
-        "expected": {
-            "section_ids": [7],
-            "usnat": {
-                "SensitiveDataProcessing": [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1],
-                "KnownChildSensitiveDataConsents": [1, 1],
-            },
-        },
-        "source": _es(_ES_MODEL, "should decode usnat v1"),
-    },
-    {
-        "kind": "gpp",
-        "string": "DBABLA~CAAAVVVVAFBA.QA",
-        "expected": {
-            "section_ids": [7],
-            "usnat": {
-                "SensitiveDataProcessing": [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0],
-                "KnownChildSensitiveDataConsents": [1, 1, 0],
-            },
-        },
-        "source": _es(_ES_MODEL, "should decode usnat v2 with v1 values"),
-    },
-    {
-        "kind": "gpp",
-        "string": "DBABLA~CAAAVVVVVVRA.QA",
-        "expected": {
-            "section_ids": [7],
-            "usnat": {
-                "SensitiveDataProcessing": [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1],
-                "KnownChildSensitiveDataConsents": [1, 1, 1],
-            },
-        },
-        "source": _es(_ES_MODEL, "should decode usnat v2 with v2 values"),
-    },
-    {
-        "kind": "gpp",
-        "string": "DBABLA~CAAAAAABEQA.QA",
-        "expected": {
-            "section_ids": [7],
-            "usnat": {
-                "SensitiveDataProcessing": [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0],
-                "KnownChildSensitiveDataConsents": [0, 1, 0],
-            },
-        },
-        "source": _es(_ES_MODEL, "should decode DBABLA~CAAAAAABEQA.QA"),
-    },
-    {
-        "kind": "gpp",
-        "string": "DBABLA~CAAAAAAAAQRA.QA",
-        "expected": {
-            "section_ids": [7],
-            "usnat": {
-                "SensitiveDataProcessing": [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
-                "KnownChildSensitiveDataConsents": [0, 0, 1],
-            },
-        },
-        "source": _es(_ES_MODEL, "should decode DBABLA~CAAAAAAAAQRA.QA"),
-    },
-    {
-        "kind": "gpp",
-        "string": (
-            "DBABMA~"
-            "CPSG_8APSG_8AAAAAAENAAFgAAAAAAAAAAAAFpQAwAAgCtAWkAAAAAAA.IFpQBQA"
-            "AwAKAAsADoArQFpAA.YAAAAAAAAAAA"
-        ),
-        "expected": {
-            "section_ids": [2],
-            "tcfeuv2": {
-                "vendor_consents": [1, 173, 722],
-                "disclosed_vendors": [1, 10, 11, 29, 173, 722],
-            },
-        },
-        "source": _es(_ES_MODEL, "should decode tcfeuv2 vendor consents [1, 173, 722]"),
-    },
-    {
-        "kind": "gpp",
-        "string": ("DBABMA~CPSG_8APSG_8AAAAAAENAAFgAAAAAAAAAAAAAOAAAABAAAAA.IAOABgAB.YAAAAAAAAAAA"),
-        "expected": {
-            "section_ids": [2],
-            "tcfeuv2": {
-                "vendor_consents": [28],
-                "disclosed_vendors": [10, 11, 28],
-            },
-        },
-        "source": _es(_ES_MODEL, "should decode tcfeuv2 vendor consents [28]"),
-    },
-    {
-        "kind": "gpp",
-        "string": "DBAA",
-        "expected": {
-            "section_ids": [],
-        },
-        "source": _es(_ES_MODEL, "should encode empty sections to only a header"),
-    },
-    {
-        "kind": "gpp_invalid",
-        "string": "DBACOeA~~1YNN",
-        "expected": {
-            "error": True,
-            "error_message": (
-                "The number of sections does not match the number of sections "
-                "defined in the header."
-            ),
-        },
-        "source": _es(_ES_MODEL, "should fail to decode blank sections"),
-    },
-    {
-        "kind": "gpp_invalid",
-        "string": (
-            "DBACOeA~"
-            "CPSG_8APSG_8ANwAAAENAwCAAAAAAAAAAAAAAAAAAAAA.QAAA.IAAA~"
-            "BPSG_8APSG_8AAyACAENGdCgf_gfgAfgfgBhADVqxGAD0AILVgAA.fHHHA4444ao"
-        ),
-        "expected": {
-            "error": True,
-            "error_message": (
-                "The number of sections does not match the number of sections "
-                "defined in the header."
-            ),
-        },
-        "source": _es(_ES_MODEL, "should fail to decode missing sections"),
-    },
-    {
-        "kind": "gpp_header",
-        "string": "DBABMA",
-        "expected": {
-            "section_ids": [2],
-        },
-        "source": _es(_ES_HEADER, "should decode DBABMA to section ids [2]"),
-    },
-    {
-        "kind": "gpp_header",
-        "string": "DBACNYA",
-        "expected": {
-            "section_ids": [2, 6],
-        },
-        "source": _es(_ES_HEADER, "should decode DBACNYA to section ids [2, 6]"),
-    },
-    {
-        "kind": "gpp_header",
-        "string": "DBABM",
-        "expected": {
-            "section_ids": [2],
-        },
-        "source": _spec("Header Examples 1-3"),
-    },
-    {
-        "kind": "gpp_header",
-        "string": "DBACNY",
-        "expected": {
-            "section_ids": [2, 6],
-        },
-        "source": _spec("Header Examples 1-3"),
-    },
-    {
-        "kind": "gpp_header",
-        "string": "DBABjw",
-        "expected": {
-            "section_ids": [5, 6],
-        },
-        "source": _spec("Header Examples 1-3"),
-    },
-    {
-        "kind": "gpp_section_usnat",
-        "string": "CVVVkkkkkpFY.YA",
-        "expected": {
-            "Version": 2,
-            "SharingNotice": 1,
-            "SaleOptOutNotice": 1,
-            "SharingOptOutNotice": 1,
-            "TargetedAdvertisingOptOutNotice": 1,
-            "SensitiveDataProcessingOptOutNotice": 1,
-            "SensitiveDataLimitUseNotice": 1,
-            "SaleOptOut": 1,
-            "SharingOptOut": 1,
-            "TargetedAdvertisingOptOut": 1,
-            "SensitiveDataProcessing": [2, 1, 0, 2, 1, 0, 2, 1, 0, 2, 1, 0, 2, 1, 0, 2],
-            "KnownChildSensitiveDataConsents": [2, 1, 0],
-            "PersonalDataConsents": 1,
-            "MspaCoveredTransaction": 1,
-            "MspaOptOutOptionMode": 1,
-            "MspaServiceProviderMode": 2,
-            "Gpc": True,
-        },
-        "source": _es(_ES_USNAT, "should encode to CVVVkkkkkpFY.YA"),
-        "note": (
-            "Version 2 is the library default. The matching decode test in "
-            "the same file uses chai expect(expected, actual) with swapped "
-            "arguments, so it asserts nothing; only the encode direction is "
-            "verified upstream."
-        ),
-    },
-    {
-        "kind": "gpp_section_usca",
-        "string": "BVWSSSVY.YA",
-        "expected": {
-            "Version": 1,
-            "SaleOptOutNotice": 1,
-            "SharingOptOutNotice": 1,
-            "SensitiveDataLimitUseNotice": 1,
-            "SaleOptOut": 1,
-            "SharingOptOut": 1,
-            "SensitiveDataProcessing": [2, 1, 0, 2, 1, 0, 2, 1, 0],
-            "KnownChildSensitiveDataConsents": [2, 1],
-            "PersonalDataConsents": 1,
-            "MspaCoveredTransaction": 1,
-            "MspaOptOutOptionMode": 1,
-            "MspaServiceProviderMode": 2,
-            "Gpc": True,
-        },
-        "source": _es(_ES_USCA, "should encode to BVWSSSVY.YA"),
-    },
-    {
-        "kind": "gpp",
-        "string": "DBABLA~BVVqAAEABCA.QA",
-        "expected": {
-            "section_ids": [7],
-            "usnat": {
-                "Version": 1,
-                "SharingNotice": 1,
-                "SaleOptOutNotice": 1,
-                "SharingOptOutNotice": 1,
-                "TargetedAdvertisingOptOutNotice": 1,
-                "SensitiveDataProcessingOptOutNotice": 1,
-                "SensitiveDataLimitUseNotice": 1,
-                "SaleOptOut": 2,
-                "SharingOptOut": 2,
-                "TargetedAdvertisingOptOut": 2,
-                "SensitiveDataProcessing": [0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0],
-                "KnownChildSensitiveDataConsents": [0, 0],
-                "PersonalDataConsents": 1,
-                "MspaCoveredTransaction": 0,
-                "MspaOptOutOptionMode": 0,
-                "MspaServiceProviderMode": 2,
-                "Gpc": False,
-            },
-        },
-        "source": _lr(
-            "gppParsedConsentFixtures['DBABLA~BVVqAAEABCA.QA'] -> "
-            "mspaConsentFixtures[7]['BVVqAAEABCA.QA']"
-        ),
-        "note": (
-            "MspaCoveredTransaction=0 is outside the spec's 1/2 domain; "
-            "iabconsent parses it as 'not applicable'. A strict gateway "
-            "should treat 0 as 'not covered/unknown'."
-        ),
-    },
-    {
-        "kind": "gpp",
-        "string": "DBABLA~BVVqAAEABCA.YA",
-        "expected": {
-            "section_ids": [7],
-            "usnat": {
-                "Version": 1,
-                "SharingNotice": 1,
-                "SaleOptOutNotice": 1,
-                "SharingOptOutNotice": 1,
-                "TargetedAdvertisingOptOutNotice": 1,
-                "SensitiveDataProcessingOptOutNotice": 1,
-                "SensitiveDataLimitUseNotice": 1,
-                "SaleOptOut": 2,
-                "SharingOptOut": 2,
-                "TargetedAdvertisingOptOut": 2,
-                "SensitiveDataProcessing": [0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0],
-                "KnownChildSensitiveDataConsents": [0, 0],
-                "PersonalDataConsents": 1,
-                "MspaCoveredTransaction": 0,
-                "MspaOptOutOptionMode": 0,
-                "MspaServiceProviderMode": 2,
-                "Gpc": True,
-            },
-        },
-        "source": _lr("gppParsedConsentFixtures['DBABLA~BVVqAAEABCA.YA']"),
-    },
-    {
-        "kind": "gpp",
-        "string": "DBABLA~BVVqAAEABCA",
-        "expected": {
-            "section_ids": [7],
-            "usnat": {
-                "Version": 1,
-                "SharingNotice": 1,
-                "SaleOptOutNotice": 1,
-                "SharingOptOutNotice": 1,
-                "TargetedAdvertisingOptOutNotice": 1,
-                "SensitiveDataProcessingOptOutNotice": 1,
-                "SensitiveDataLimitUseNotice": 1,
-                "SaleOptOut": 2,
-                "SharingOptOut": 2,
-                "TargetedAdvertisingOptOut": 2,
-                "SensitiveDataProcessing": [0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0],
-                "KnownChildSensitiveDataConsents": [0, 0],
-                "PersonalDataConsents": 1,
-                "MspaCoveredTransaction": 0,
-                "MspaOptOutOptionMode": 0,
-                "MspaServiceProviderMode": 2,
-                "Gpc": False,
-            },
-        },
-        "source": _lr(
-            "gppParsedConsentFixtures['DBABLA~BVVqAAEABCA'] (no GPC subsection = GPC false)"
-        ),
-    },
-    {
-        "kind": "gpp",
-        "string": "DBABLA~CVVVVVVVVVVW.YA",
-        "expected": {
-            "section_ids": [7],
-            "usnat": {
-                "Version": 2,
-                "SharingNotice": 1,
-                "SaleOptOutNotice": 1,
-                "SharingOptOutNotice": 1,
-                "TargetedAdvertisingOptOutNotice": 1,
-                "SensitiveDataProcessingOptOutNotice": 1,
-                "SensitiveDataLimitUseNotice": 1,
-                "SaleOptOut": 1,
-                "SharingOptOut": 1,
-                "TargetedAdvertisingOptOut": 1,
-                "SensitiveDataProcessing": [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1],
-                "KnownChildSensitiveDataConsents": [1, 1, 1],
-                "PersonalDataConsents": 1,
-                "MspaCoveredTransaction": 1,
-                "MspaOptOutOptionMode": 1,
-                "MspaServiceProviderMode": 1,
-                "Gpc": True,
-            },
-        },
-        "source": _lr(
-            "gppParsedConsentFixtures['DBABLA~CVVVVVVVVVVW.YA'] (usnat v2, all opted out, GPC true)"
-        ),
-    },
-    {
-        "kind": "gpp",
-        "string": "DBABBg~BVoYYZoI",
-        "expected": {
-            "section_ids": [8],
-            "usca": {
-                "Version": 1,
-                "SaleOptOutNotice": 1,
-                "SharingOptOutNotice": 1,
-                "SensitiveDataLimitUseNotice": 1,
-                "SaleOptOut": 2,
-                "SharingOptOut": 2,
-                "SensitiveDataProcessing": [0, 1, 2, 0, 1, 2, 0, 1, 2],
-                "KnownChildSensitiveDataConsents": [1, 2],
-                "PersonalDataConsents": 2,
-                "MspaCoveredTransaction": 0,
-                "MspaOptOutOptionMode": 0,
-                "MspaServiceProviderMode": 2,
-                "Gpc": False,
-            },
-        },
-        "source": _lr("gppParsedConsentFixtures['DBABBg~BVoYYZoI']"),
-        "note": (
-            "In usca, SensitiveDataProcessing values are opt-OUTs (1=opted "
-            "out, 2=did not opt out), unlike usnat where they are consents "
-            "(1=no consent, 2=consent)."
-        ),
-    },
-    {
-        "kind": "gpp",
-        "string": "DBACLMA~BVVqAAEABCA~BVoYYYI",
-        "expected": {
-            "section_ids": [7, 9],
-            "usnat": {
-                "Version": 1,
-                "SharingNotice": 1,
-                "SaleOptOutNotice": 1,
-                "SharingOptOutNotice": 1,
-                "TargetedAdvertisingOptOutNotice": 1,
-                "SensitiveDataProcessingOptOutNotice": 1,
-                "SensitiveDataLimitUseNotice": 1,
-                "SaleOptOut": 2,
-                "SharingOptOut": 2,
-                "TargetedAdvertisingOptOut": 2,
-                "SensitiveDataProcessing": [0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0],
-                "KnownChildSensitiveDataConsents": [0, 0],
-                "PersonalDataConsents": 1,
-                "MspaCoveredTransaction": 0,
-                "MspaOptOutOptionMode": 0,
-                "MspaServiceProviderMode": 2,
-                "Gpc": False,
-            },
-            "usva": {
-                "Version": 1,
-                "SharingNotice": 1,
-                "SaleOptOutNotice": 1,
-                "TargetedAdvertisingOptOutNotice": 1,
-                "SaleOptOut": 2,
-                "TargetedAdvertisingOptOut": 2,
-                "SensitiveDataProcessing": [0, 1, 2, 0, 1, 2, 0, 1],
-                "KnownChildSensitiveDataConsents": 2,
-                "MspaCoveredTransaction": 0,
-                "MspaOptOutOptionMode": 0,
-                "MspaServiceProviderMode": 2,
-            },
-        },
-        "source": _lr("gppParsedConsentFixtures['DBACLMA~BVVqAAEABCA~BVoYYYI']"),
-        "note": (
-            "usva (section 9) has no GPC subsection in the IAB spec; "
-            "KnownChildSensitiveDataConsents is a single Int(2) there, not a "
-            "list."
-        ),
-    },
-    {
-        "kind": "gpp",
-        "string": "DBABzw~1YNN~BVVqAAEABCA.QA",
-        "expected": {
-            "section_ids": [6, 7],
-            "usnat": {
-                "Version": 1,
-                "SharingNotice": 1,
-                "SaleOptOutNotice": 1,
-                "SharingOptOutNotice": 1,
-                "TargetedAdvertisingOptOutNotice": 1,
-                "SensitiveDataProcessingOptOutNotice": 1,
-                "SensitiveDataLimitUseNotice": 1,
-                "SaleOptOut": 2,
-                "SharingOptOut": 2,
-                "TargetedAdvertisingOptOut": 2,
-                "SensitiveDataProcessing": [0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0],
-                "KnownChildSensitiveDataConsents": [0, 0],
-                "PersonalDataConsents": 1,
-                "MspaCoveredTransaction": 0,
-                "MspaOptOutOptionMode": 0,
-                "MspaServiceProviderMode": 2,
-                "Gpc": False,
-            },
-        },
-        "source": _lr("gppParsedConsentFixtures['DBABzw~1YNN~BVVqAAEABCA.QA']"),
-        "note": "iabconsent skips the uspv1 section; only usnat is asserted.",
-    },
-    {
-        "kind": "gpp",
-        "string": "DBABrGA~BVVqAAEABCA~BVoYYZoI~BVoYYYI~BVoYYQg~BVaGGGCA~BVoYYYQg",
-        "expected": {
-            "section_ids": [7, 8, 9, 10, 11, 12],
-        },
-        "source": _lr("gppParsedConsentFixtures['DBABrGA~...'] (national + CA, VA, CO, UT, CT)"),
-        "note": "Header uses a Fibonacci group (7..12).",
-    },
-]
+from tests.support.tcf_encode import encode_tc_string
+from tests.support.vectors import consent_vectors, vector_id, vector_ids
 
 GPP_KINDS = ("gpp", "gpp_invalid", "gpp_header", "gpp_section_usnat", "gpp_section_usca")
-REFERENCE_FILES = (
-    Path(__file__).resolve().parent.parent / "vectors" / "consent_vectors.json",
-    Path("/work/shared/reference/consent_vectors.json"),
-)
+VECTORS = consent_vectors(*GPP_KINDS)
 # Headers taken from other vectors, to put a bare section vector into a GPP string.
 SECTION_HEADERS = {"gpp_section_usnat": "DBABLA", "gpp_section_usca": "DBABBg"}
 SECTION_PREFIX = {"gpp_section_usnat": "usnat", "gpp_section_usca": "usca"}
@@ -702,12 +120,6 @@ FIELD_ALIASES = {
 SCALAR_IN_SPEC = {("usva", "KnownChildSensitiveDataConsents")}
 
 
-def _source_id(vector: dict[str, Any]) -> str:
-    source = vector["source"]
-    name = re.sub(r"\W+", "_", f"{source['repo'].split('/')[-1]}:{source['test']}")
-    return f"{vector['kind']}:{name.strip('_')[:60]}@{vector['string'][:24]}"
-
-
 def _snake(key: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower()
 
@@ -754,7 +166,7 @@ def _check_gpp(text: str, result: GppString | SignalError, expected: dict[str, A
             pytest.fail(f"comparator does not understand {key}")
 
 
-@pytest.mark.parametrize("vector", VECTORS, ids=[_source_id(v) for v in VECTORS])
+@pytest.mark.parametrize("vector", VECTORS, ids=vector_ids(VECTORS))
 def test_vector(vector: dict[str, Any]) -> None:
     """Each vector decodes to every value its source asserts (or fails as it says)."""
     kind, text, expected = vector["kind"], vector["string"], vector["expected"]
@@ -772,14 +184,13 @@ def test_vector(vector: dict[str, Any]) -> None:
 TCF_VECTORS = [vector for vector in VECTORS if "tcfeuv2" in vector["expected"]]
 
 
-@pytest.mark.parametrize("vector", TCF_VECTORS, ids=[_source_id(v) for v in TCF_VECTORS])
+@pytest.mark.parametrize("vector", TCF_VECTORS, ids=vector_ids(TCF_VECTORS))
 def test_tcfeuv2_section_fields(vector: dict[str, Any]) -> None:
     """Section 2's TC string, read by gateway.signals.tcf, holds every asserted field."""
     result = decode(vector["string"])
     assert isinstance(result, GppString)
     assert result.tcfeuv2 is not None
-    tcf = pytest.importorskip("gateway.signals.tcf")
-    tc_string = tcf.decode(result.tcfeuv2)
+    tc_string = decode_tcf(result.tcfeuv2)
     assert not isinstance(tc_string, SignalError), tc_string
     for key, want in vector["expected"]["tcfeuv2"].items():
         if not hasattr(tc_string, key):
@@ -794,7 +205,7 @@ def test_tcfeuv2_section_fields(vector: dict[str, Any]) -> None:
 
 
 def test_vectors_cover_the_kinds() -> None:
-    """The copy holds the 30 GPP vectors of consent.md §6.1, with distinct test ids."""
+    """The file holds the 30 GPP vectors of consent.md §6.1, with distinct test ids."""
     counts = {kind: sum(v["kind"] == kind for v in VECTORS) for kind in GPP_KINDS}
     assert counts == {
         "gpp": 21,
@@ -803,109 +214,36 @@ def test_vectors_cover_the_kinds() -> None:
         "gpp_section_usnat": 1,
         "gpp_section_usca": 1,
     }
-    ids = [_source_id(vector) for vector in VECTORS]
+    ids = [vector_id(vector) for vector in VECTORS]
     assert len(set(ids)) == len(ids)
 
 
-def test_vectors_match_reference_file() -> None:
-    """The embedded copy equals the reference file's GPP entries."""
-    path = next((candidate for candidate in REFERENCE_FILES if candidate.is_file()), None)
-    if path is None:
-        pytest.skip("consent_vectors.json is not available here")
-    entries = json.loads(path.read_text(encoding="utf-8"))
-    assert [entry for entry in entries if entry["kind"] in GPP_KINDS] == VECTORS
+# --- strings built by tests.support.gpp_encode ---------------------------------------------------
+
+GPC_TRUE, GPC_FALSE = gpc_subsection(True), gpc_subsection(False)
+_USNAT_NOTICES = (
+    "sharing_notice",
+    "sale_opt_out_notice",
+    "sharing_opt_out_notice",
+    "targeted_advertising_opt_out_notice",
+    "sensitive_data_processing_opt_out_notice",
+    "sensitive_data_limit_use_notice",
+)
+_USNAT_OPT_OUTS = ("sale_opt_out", "sharing_opt_out", "targeted_advertising_opt_out")
+# Builder field -> UsSection field, where the names differ.
+_DECODED_NAME = {name: f"{name}_code" for name in _USNAT_OPT_OUTS}
 
 
-# --- a test-side encoder, from consent.md §2.1 -------------------------------------------------
-
-_B64 = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"
-
-
-def _b64(bits: str) -> str:
-    """Bits, right-padded with zeros to a multiple of 6, one base64url character per 6."""
-    bits += "0" * (-len(bits) % 6)
-    return "".join(_B64[int(bits[i : i + 6], 2)] for i in range(0, len(bits), 6))
-
-
-def _fib(number: int) -> str:
-    """Fibonacci code: Zeckendorf bits for 1, 2, 3, 5, … least significant first, then 1."""
-    weights = [1, 2]
-    while weights[-1] <= number:
-        weights.append(weights[-1] + weights[-2])
-    bits = ["0"] * len(weights)
-    for index in reversed(range(len(weights))):
-        if weights[index] <= number:
-            bits[index] = "1"
-            number -= weights[index]
-    return "".join(bits).rstrip("0") + "1"
-
-
-def _header(ids: Sequence[int]) -> str:
-    """Type 3, Version 1, and ``ids`` as a Range(Fibonacci), consecutive ids as groups."""
-    runs: list[tuple[int, int]] = []
-    for section_id in sorted(ids):
-        if runs and section_id == runs[-1][1] + 1:
-            runs[-1] = (runs[-1][0], section_id)
-        else:
-            runs.append((section_id, section_id))
-    bits = f"{3:06b}{1:06b}{len(runs):012b}"
-    last = 0
-    for start, end in runs:
-        bits += (
-            f"0{_fib(start - last)}"
-            if start == end
-            else f"1{_fib(start - last)}{_fib(end - start)}"
-        )
-        last = end
-    return _b64(bits)
-
-
-def _gpp(sections: dict[int, str]) -> str:
-    return "~".join([_header(list(sections)), *(sections[key] for key in sorted(sections))])
-
-
-def _core(version: int, values: Sequence[int]) -> str:
-    """A US section core: Version Int(6), then Int(2) fields."""
-    return _b64(f"{version:06b}" + "".join(f"{value:02b}" for value in values))
-
-
-GPC_TRUE, GPC_FALSE = _b64("011"), _b64("010")
-
-
-def _usnat(
-    *,
-    notices: Sequence[int] = (1, 1, 1, 1, 1, 1),
-    opt_outs: Sequence[int] = (2, 2, 2),
-    sensitive: Sequence[int] = (0,) * 12,
-    child: Sequence[int] = (0, 0),
-    tail: Sequence[int] = (0, 1, 2, 1),
-    gpc: str | None = None,
-    version: int = 1,
-) -> str:
-    """A usnat section; ``tail`` is PersonalDataConsents and the three MSPA fields."""
-    core = _core(version, [*notices, *opt_outs, *sensitive, *child, *tail])
-    return core if gpc is None else f"{core}.{gpc}"
-
-
-def _usca(
-    *,
-    notices: Sequence[int] = (1, 1, 1),
-    opt_outs: Sequence[int] = (2, 2),
-    sensitive: Sequence[int] = (0,) * 9,
-    child: Sequence[int] = (0, 0),
-    gpc: str | None = None,
-) -> str:
-    core = _core(1, [*notices, *opt_outs, *sensitive, *child, 0, 1, 2, 1])
-    return core if gpc is None else f"{core}.{gpc}"
-
-
-def _usva(*, notices: Sequence[int] = (1, 1, 1), opt_outs: Sequence[int] = (2, 2)) -> str:
-    return _core(1, [*notices, *opt_outs, *(0,) * 8, 0, 1, 2, 1])
+def _usnat(notices: Sequence[int], opt_outs: Sequence[int]) -> UsNat:
+    """A usnat section with the six notices and three opt-out codes in spec order."""
+    codes: dict[str, Any] = dict(zip(_USNAT_NOTICES, notices, strict=True))
+    codes.update(zip(_USNAT_OPT_OUTS, opt_outs, strict=True))
+    return UsNat(**codes)
 
 
 def test_encoder_matches_the_spec_examples() -> None:
-    """The test encoder reproduces consent.md §2.1's Fibonacci table, range and headers."""
-    assert [_fib(n) for n in range(1, 8)] == [
+    """The encoder reproduces consent.md §2.1's Fibonacci table, range and headers."""
+    assert [fibonacci(n) for n in range(1, 8)] == [
         "11",
         "011",
         "0011",
@@ -915,25 +253,187 @@ def test_encoder_matches_the_spec_examples() -> None:
         "01011",
     ]
     range_bits = "000000000010" + "0" + "0011" + "1" + "011" + "0011"
-    assert _b64(f"{3:06b}{1:06b}{range_bits}") == _header([3, 5, 6, 7, 8])
-    assert _header([2]) == "DBABM"
-    assert _header([2, 6]) == "DBACNY"
-    assert _header([5, 6]) == "DBABjw"
-    assert _gpp({7: "BVVqAAEABCA.QA"}).startswith("DBABL")
+    assert base64url(f"{3:06b}{1:06b}{range_bits}") == header([3, 5, 6, 7, 8])
+    assert header([2]) == "DBABM"
+    assert header([2, 6]) == "DBACNY"
+    assert header([5, 6]) == "DBABjw"
+    assert encode_gpp({7: "BVVqAAEABCA.QA"}).startswith("DBABL")
+
+
+def test_encoder_docstring_examples() -> None:
+    """The examples in tests.support.gpp_encode's docstrings hold."""
+    assert UsNat(sale_opt_out=1, gpc=True).encode() == "BVVaAAAAAZ.Y"
+    assert UsCa(sharing_opt_out=1).encode() == "BVkAAABk"
+    assert UsVa(targeted_advertising_opt_out=1).encode() == "BVkAABk"
+
+
+def test_encode_gpp_refuses_a_builder_under_another_id() -> None:
+    with pytest.raises(ValueError, match="UsCa is section 8"):
+        encode_gpp({7: UsCa()})
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.sets(st.integers(min_value=1, max_value=400), max_size=24))
 def test_header_round_trip(ids: set[int]) -> None:
     """Any sorted id list, grouped or not, reads back exactly from its header."""
-    assert decode_header(_header(sorted(ids))) == tuple(sorted(ids))
+    assert decode_header(header(sorted(ids))) == tuple(sorted(ids))
+
+
+_CODE = st.integers(min_value=0, max_value=2)
+_GPC = st.none() | st.booleans()
+
+
+@st.composite
+def _us_builders(draw: st.DrawFn) -> UsNat | UsCa | UsVa:
+    """Any usnat (v1 or v2), usca or usva builder with every field drawn from 0-2."""
+    kind = draw(st.sampled_from([UsNat, UsCa, UsVa]))
+    version = draw(st.sampled_from([1, 2])) if kind is UsNat else 1
+    v2 = version == 2
+    lengths = {
+        UsNat: (16 if v2 else 12, 3 if v2 else 2),
+        UsCa: (9, 2),
+        UsVa: (8, None),
+    }[kind]
+    values: dict[str, Any] = {}
+    for spec in dataclasses.fields(kind):
+        if spec.name == "version":
+            values[spec.name] = version
+        elif spec.name == "gpc":
+            values[spec.name] = draw(_GPC)
+        elif spec.name == "sensitive_data_processing":
+            values[spec.name] = tuple(
+                draw(st.lists(_CODE, min_size=lengths[0], max_size=lengths[0]))
+            )
+        elif spec.name == "known_child_sensitive_data_consents" and lengths[1] is not None:
+            values[spec.name] = tuple(
+                draw(st.lists(_CODE, min_size=lengths[1], max_size=lengths[1]))
+            )
+        else:
+            values[spec.name] = draw(_CODE)
+    return kind(**values)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_us_builders())
+def test_us_builders_round_trip(builder: UsNat | UsCa | UsVa) -> None:
+    """Every field a builder writes is read back by the decoder into the same field; the
+    decoder's fields the layout lacks are None, and GPC is present exactly when set."""
+    result = decode(encode_gpp({builder.section_id: builder}))
+    assert isinstance(result, GppString), result
+    section = result.present.us_section(builder.section_id)
+    assert section is not None
+    written = {spec.name for spec in dataclasses.fields(builder)}
+    for spec in dataclasses.fields(builder):
+        want = getattr(builder, spec.name)
+        if spec.name == "gpc":
+            assert (section.gpc, section.gpc_present) == (bool(want), want is not None)
+        elif isinstance(want, tuple):
+            assert getattr(section, spec.name) == want, spec.name
+        elif isinstance(builder, UsVa) and spec.name == "known_child_sensitive_data_consents":
+            assert section.known_child_sensitive_data_consents == (want,)
+        else:
+            assert getattr(section, _DECODED_NAME.get(spec.name, spec.name)) == want, spec.name
+    if "gpc" not in written:
+        assert (section.gpc, section.gpc_present) == (False, False)
+    assert (section.section_id, section.prefix) == (
+        builder.section_id,
+        PREFIXES[section.section_id],
+    )
+    read = {_DECODED_NAME.get(name, name) for name in written}
+    for spec in dataclasses.fields(section):
+        if spec.name not in read | {"gpc", "gpc_present", "section_id", "prefix"}:
+            assert getattr(section, spec.name) is None, spec.name
+
+
+def test_encode_gpp_round_trips_every_kind_of_section() -> None:
+    """tcfeuv2 (built by tcf_encode), uspv1, usnat v2 with GPC, usca and usva together."""
+    tc = encode_tc_string(purposes={1, 2, 7}, vendors={32, 755}, purpose_li={2})
+    usnat = UsNat(
+        version=2,
+        sale_opt_out=1,
+        sensitive_data_processing=(2,) * 16,
+        known_child_sensitive_data_consents=(0, 0, 2),
+        gpc=True,
+    )
+    text = encode_gpp(
+        {9: UsVa(sale_opt_out=1), 2: tc, 8: UsCa(sharing_opt_out=1, gpc=False), 7: usnat, 6: "1YYN"}
+    )
+    assert text.count("~") == 5
+    result = decode(text)
+    assert isinstance(result, GppString), result
+    assert result.section_ids == (2, 6, 7, 8, 9)
+    assert result.tcfeuv2 == tc
+    tc_string = decode_tcf(result.tcfeuv2)
+    assert isinstance(tc_string, TcString), tc_string
+    assert tc_string.vendor_consents == {32, 755} and tc_string.purpose_li == {2}
+    assert result.uspv1 == UspV1(1, "Y", "Y", "N")
+    nat, ca, va = result.us_sections
+    assert (nat.version, nat.sale_opt_out, nat.gpc, nat.gpc_present) == (2, True, True, True)
+    assert all(nat.sensitive_consent) and not nat.known_child
+    assert ca.sharing_opt_out and not ca.sale_opt_out
+    assert (ca.gpc, ca.gpc_present) == (False, True)
+    assert (va.sale_opt_out, va.targeted_advertising_opt_out) == (True, False)
+    assert result.opt_outs() == {
+        "sale": "section uspv1",
+        "sharing": "section usnat GPC",
+        "targeted_advertising": "section usnat GPC",
+    }
+
+
+# Vectors whose US sections list every field: the builders, set to those fields, must write
+# sections the decoder reads exactly as it reads the vector's own (field order as upstream).
+_FULL_US_SECTIONS = [
+    (vector, SECTION_PREFIX[vector["kind"]])
+    for vector in VECTORS
+    if vector["kind"] in SECTION_PREFIX
+] + [
+    (vector, prefix)
+    for vector in VECTORS
+    if vector["kind"] == "gpp"
+    for prefix in ("usnat", "usca", "usva")
+    if "Version" in vector["expected"].get(prefix, {})
+]
+_BUILDERS: dict[str, type[UsNat | UsCa | UsVa]] = {"usnat": UsNat, "usca": UsCa, "usva": UsVa}
+
+
+@pytest.mark.parametrize(
+    ("vector", "prefix"),
+    _FULL_US_SECTIONS,
+    ids=[f"{prefix}-{vector_id(vector)}" for vector, prefix in _FULL_US_SECTIONS],
+)
+def test_builders_match_the_vectors(vector: dict[str, Any], prefix: str) -> None:
+    """A builder given a vector's fields (spec names, snake case) reads back as the vector."""
+    if vector["kind"] in SECTION_PREFIX:
+        expected = vector["expected"]
+        text = f"{SECTION_HEADERS[vector['kind']]}~{vector['string']}"
+    else:
+        expected = vector["expected"][prefix]
+        text = vector["string"]
+    original = decode(text)
+    assert isinstance(original, GppString), original
+    section = original.present.us_section(prefix)
+    assert section is not None
+    fields = {_snake(key): value for key, value in expected.items() if key != "Gpc"}
+    for key, value in fields.items():
+        if isinstance(value, list):
+            fields[key] = tuple(value)
+    builder = _BUILDERS[prefix](
+        **fields, **({"gpc": expected["Gpc"]} if section.gpc_present else {})
+    )
+    rebuilt = decode(encode_gpp({builder.section_id: builder}))
+    assert isinstance(rebuilt, GppString), rebuilt
+    assert rebuilt.present.us_section(prefix) == section
 
 
 # --- decoding rules ------------------------------------------------------------------------------
 
 
-def _section(text: str, section_id: int) -> UsSection:
-    result = decode(_gpp({section_id: text}))
+def _section(section: Section, section_id: int | None = None) -> UsSection:
+    """The decoded US section of a one-section GPP string (``section_id`` for text)."""
+    if section_id is None:
+        assert not isinstance(section, str), "text needs its section id"
+        section_id = section.section_id
+    result = decode(encode_gpp({section_id: section}))
     assert isinstance(result, GppString), result
     section = result.present.us_section(section_id)
     assert section is not None
@@ -960,11 +460,11 @@ def test_usnat_opt_outs(
     notices: tuple[int, ...], opt_outs: tuple[int, ...], expected: tuple[bool, bool, bool]
 ) -> None:
     """The derived opt-outs follow consent.md §7.1, tightened where a notice was missing."""
-    section = _section(_usnat(notices=notices, opt_outs=opt_outs), 7)
+    section = _section(_usnat(notices, opt_outs))
     got = (section.sale_opt_out, section.sharing_opt_out, section.targeted_advertising_opt_out)
     assert got == expected
     assert section.opt_out is any(expected)
-    result = decode(_gpp({7: _usnat(notices=notices, opt_outs=opt_outs)}))
+    result = decode(encode_gpp({7: _usnat(notices, opt_outs)}))
     assert isinstance(result, GppString)
     assert result.us_opt_out() is any(expected)
 
@@ -972,20 +472,22 @@ def test_usnat_opt_outs(
 def test_gpc_sub_section() -> None:
     """``.Y`` is GPC true and an opt-out by itself; ``.Q`` false; none reads false."""
     assert GPC_TRUE == "Y" and GPC_FALSE == "Q"
-    on = _section(_usnat(gpc=GPC_TRUE), 7)
-    off = _section(_usnat(gpc=GPC_FALSE), 7)
-    absent = _section(_usnat(), 7)
+    on = _section(UsNat(gpc=True))
+    off = _section(UsNat(gpc=False))
+    absent = _section(UsNat())
     assert (on.gpc, on.gpc_present, on.opt_out) == (True, True, True)
     assert (off.gpc, off.gpc_present, off.opt_out) == (False, True, False)
     assert (absent.gpc, absent.gpc_present, absent.opt_out) == (False, False, False)
-    result = decode(_gpp({7: _usnat(gpc=GPC_TRUE)}))
+    result = decode(encode_gpp({7: UsNat(gpc=True)}))
     assert isinstance(result, GppString)
     assert result.present.gpc and result.us_opt_out()
 
 
 def test_usca_and_usva_fields() -> None:
     """usca has sale and sharing opt-outs, usva sale and targeted ads; absent fields are None."""
-    usca = _section(_usca(opt_outs=(2, 1), child=(0, 1)), 8)
+    usca = _section(
+        UsCa(sale_opt_out=2, sharing_opt_out=1, known_child_sensitive_data_consents=(0, 1))
+    )
     assert (usca.sale_opt_out, usca.sharing_opt_out, usca.targeted_advertising_opt_out) == (
         False,
         True,
@@ -993,7 +495,7 @@ def test_usca_and_usva_fields() -> None:
     )
     assert usca.targeted_advertising_opt_out_code is None and usca.sharing_notice is None
     assert usca.known_child
-    usva = _section(_usva(opt_outs=(2, 1)), 9)
+    usva = _section(UsVa(sale_opt_out=2, targeted_advertising_opt_out=1))
     assert (usva.sale_opt_out, usva.sharing_opt_out, usva.targeted_advertising_opt_out) == (
         False,
         False,
@@ -1006,13 +508,30 @@ def test_usca_and_usva_fields() -> None:
 
 def test_known_child_sensitive_consent_and_mspa() -> None:
     """Known child = any entry 1; sensitive data only on 2; MSPA covered only on 1."""
-    section = _section(_usnat(sensitive=(2, 1, 0, *(0,) * 9), child=(2, 0), tail=(0, 0, 0, 0)), 7)
+    section = _section(
+        UsNat(
+            sensitive_data_processing=(2, 1, 0, *(0,) * 9),
+            known_child_sensitive_data_consents=(2, 0),
+            personal_data_consents=0,
+            mspa_covered_transaction=0,
+            mspa_opt_out_option_mode=0,
+            mspa_service_provider_mode=0,
+        )
+    )
     assert not section.known_child
     assert section.sensitive_consent == (True, False, False, *(False,) * 9)
     assert not section.mspa_covered
-    child = _section(_usnat(child=(2, 1), tail=(0, 1, 0, 0)), 7)
+    child = _section(
+        UsNat(
+            known_child_sensitive_data_consents=(2, 1),
+            personal_data_consents=0,
+            mspa_covered_transaction=1,
+            mspa_opt_out_option_mode=0,
+            mspa_service_provider_mode=0,
+        )
+    )
     assert child.known_child and child.mspa_covered
-    result = decode(_gpp({7: _usnat(child=(0, 1))}))
+    result = decode(encode_gpp({7: UsNat(known_child_sensitive_data_consents=(0, 1))}))
     assert isinstance(result, GppString) and result.present.known_child
 
 
@@ -1023,29 +542,35 @@ def test_usnat_layout_by_length() -> None:
         assert section.version == 2
         assert section.sensitive_data_processing == (*(0,) * 11, 1, 0, 0, 0, 0)
         assert section.known_child_sensitive_data_consents == (0, 1, 0)
-    v2 = _usnat(version=2, sensitive=(0,) * 15 + (2,), child=(0, 0, 1))
+    v2 = UsNat(
+        version=2,
+        sensitive_data_processing=(0,) * 15 + (2,),
+        known_child_sensitive_data_consents=(0, 0, 1),
+    ).encode()
     assert len(v2) == 12
     section = _section(v2, 7)
     assert section.sensitive_consent[15] and section.known_child
-    v1 = _section(_usnat(sensitive=(1,) * 12, child=(1, 2)), 7)
+    v1 = _section(
+        UsNat(sensitive_data_processing=(1,) * 12, known_child_sensitive_data_consents=(1, 2))
+    )
     assert v1.sensitive_data_processing == (1,) * 12
     assert v1.known_child_sensitive_data_consents == (1, 2)
 
 
 def test_uspv1_section() -> None:
     """Section 6 reads like a US Privacy string; ``Y`` in position 3 is an opt-out."""
-    result = decode(_gpp({6: "1NYN"}))
+    result = decode(encode_gpp({6: "1NYN"}))
     assert isinstance(result, GppString)
     assert result.uspv1 == UspV1(1, "N", "Y", "N")
     assert result.uspv1.opted_out and result.uspv1.applies and result.us_opt_out()
-    not_applicable = decode(_gpp({6: "1---"}))
+    not_applicable = decode(encode_gpp({6: "1---"}))
     assert isinstance(not_applicable, GppString) and not_applicable.uspv1 is not None
     assert not not_applicable.uspv1.applies and not not_applicable.us_opt_out()
 
 
 def test_undecoded_sections() -> None:
     """Sections without a layout are kept and reported; a US one counts as an opt-out."""
-    text = _gpp({5: "BPSG_8APSG_8A", 10: "BVoYYQg", 40: "x", 7: _usnat(version=3)})
+    text = encode_gpp({5: "BPSG_8APSG_8A", 10: "BVoYYQg", 40: "x", 7: UsNat(version=3)})
     result = decode(text)
     assert isinstance(result, GppString)
     undecoded = {section.section_id: section for section in result.undecoded}
@@ -1063,15 +588,15 @@ def test_undecoded_sections() -> None:
 def test_raw_strings_stay_out_of_repr() -> None:
     """The TC string and undecoded sections are kept but never printed by ``repr``."""
     tc = "CPSG_8APSG_8ANwAAAENAwCgAAAAAAAAAAYgACPAAAAA"
-    result = decode(_gpp({2: tc, 12: "BVaGGGCA"}))
+    result = decode(encode_gpp({2: tc, 12: "BVaGGGCA"}))
     assert isinstance(result, GppString)
     assert result.tcfeuv2 == tc
     assert tc not in repr(result) and "BVaGGGCA" not in repr(result)
 
 
 _TRUNCATED_V1 = "BVVqAAEAB"
-_VALUE_3 = _core(1, [3] + [1] * 26)
-_LONG_FIB = _b64(f"{3:06b}{1:06b}{1:012b}0" + "01" * 17 + "1")
+_VALUE_3 = us_core(1, [3] + [1] * 26)
+_LONG_FIB = base64url(f"{3:06b}{1:06b}{1:012b}0" + "01" * 17 + "1")
 
 
 @pytest.mark.parametrize(
@@ -1113,7 +638,7 @@ _LONG_FIB = _b64(f"{3:06b}{1:06b}{1:012b}0" + "01" * 17 + "1")
         # A v2 core cut to 66 bits: read as v1 by the length rule, its last character is data.
         ("DBABLA~CAAAVVVVAFB", "usnat section is longer than its fields"),
         ("DBABBg~BVoYYZo", "usca section is truncated"),
-        ("DBABBg~" + _usca() + ".wA", "usca sub-section is not a GPC sub-section"),
+        ("DBABBg~" + UsCa().encode() + ".wA", "usca sub-section is not a GPC sub-section"),
         (
             "DBACLMA~BVVqAAEABCA~BVoYYYI.QA",
             "usva section has a sub-section its layout does not define",
@@ -1131,12 +656,12 @@ def test_rejects(text: str, reason: str) -> None:
 
 def test_header_alone_is_bounded() -> None:
     """A header read alone may not expand a group into more ids than a count can hold."""
-    huge_group = _b64(f"{3:06b}{1:06b}{1:012b}1{_fib(1)}{_fib(5000)}")
+    huge_group = base64url(f"{3:06b}{1:06b}{1:012b}1{fibonacci(1)}{fibonacci(5000)}")
     assert decode_header(huge_group) == SignalError("gpp", "GPP header lists too many sections")
     assert decode(huge_group + "~1YNN") == SignalError(
         "gpp", "number of sections does not match the header"
     )
-    assert decode_header(_header(range(1, 4096))) == tuple(range(1, 4096))
+    assert decode_header(header(range(1, 4096))) == tuple(range(1, 4096))
 
 
 @pytest.mark.parametrize("value", [None, 7, b"DBABTA~1YNN", ["DBABTA", "1YNN"]])
@@ -1150,7 +675,9 @@ def test_non_text_is_an_error(value: object) -> None:
 
 _TC = "CPSG_8APSG_8ANwAAAENAwCgAAAAAAAAAAAAAAAAAAAA.IAAA.YAAAAAAAAAAA"
 # tcfeuv2, uspv1 without opt-out, usnat without opt-out, usca with a sale opt-out.
-_MIXED = _gpp({2: _TC, 6: "1YNN", 7: _usnat(gpc=GPC_FALSE), 8: _usca(opt_outs=(1, 2))})
+_MIXED = encode_gpp(
+    {2: _TC, 6: "1YNN", 7: UsNat(gpc=False), 8: UsCa(sale_opt_out=1, sharing_opt_out=2)}
+)
 _ALL = (2, 6, 7, 8)
 
 
@@ -1204,11 +731,11 @@ def test_applicable_sections(
 
 def test_opt_outs_name_each_kind_and_where() -> None:
     """opt_outs maps each opt-out kind to the first applicable section expressing it."""
-    text = _gpp(
+    text = encode_gpp(
         {
             6: "1NYN",
-            7: _usnat(opt_outs=(2, 1, 2), child=(1, 0)),
-            8: _usca(gpc=GPC_TRUE),
+            7: UsNat(sharing_opt_out=1, known_child_sensitive_data_consents=(1, 0)),
+            8: UsCa(gpc=True),
             10: "BVoYYQg",
         }
     )
@@ -1232,7 +759,7 @@ def test_opt_outs_name_each_kind_and_where() -> None:
     none = decode(text, [-1])
     assert isinstance(none, GppString)
     assert none.opt_outs() == {} and not none.us_opt_out()
-    quiet = decode(_gpp({7: _usnat(gpc=GPC_FALSE)}))
+    quiet = decode(encode_gpp({7: UsNat(gpc=False)}))
     assert isinstance(quiet, GppString) and quiet.opt_outs() == {}
 
 
@@ -1269,11 +796,11 @@ def _assert_total(result: object) -> None:
     assert result.us_opt_out() is bool(set(opt_outs) - {"known_child"})
 
 
-_GPP_ALPHABET = _B64 + "~."
+_GPP_ALPHABET = ALPHABET + "~."
 _WHERE = re.compile(r"section [a-z0-9]+( GPC| \(not decoded\))?")
 # Every string a vector says is valid, bare sections behind a header, by vector id.
 VALID = {
-    _source_id(vector): (
+    vector_id(vector): (
         f"{SECTION_HEADERS[vector['kind']]}~{vector['string']}"
         if vector["kind"] in SECTION_HEADERS
         else vector["string"]
@@ -1290,8 +817,8 @@ def test_never_raises_on_any_text(text: str) -> None:
     """No text makes the decoder raise; every reason is one of the fixed sentences."""
     _assert_total(decode(text))
     _assert_total(decode(text, [7]))
-    header = decode_header(text)
-    assert isinstance(header, tuple) or header.reason in KNOWN_REASONS
+    ids = decode_header(text)
+    assert isinstance(ids, tuple) or ids.reason in KNOWN_REASONS
 
 
 @settings(max_examples=300, deadline=None)
@@ -1299,8 +826,8 @@ def test_never_raises_on_any_text(text: str) -> None:
 def test_never_raises_on_the_gpp_alphabet(text: str) -> None:
     """Strings over base64url, ``~`` and ``.`` never make the decoder raise."""
     _assert_total(decode(text))
-    header = decode_header(text.split("~")[0])
-    assert isinstance(header, tuple) or header.reason in KNOWN_REASONS
+    ids = decode_header(text.split("~")[0])
+    assert isinstance(ids, tuple) or ids.reason in KNOWN_REASONS
 
 
 @st.composite
@@ -1309,11 +836,11 @@ def _after_a_valid_header(draw: st.DrawFn) -> tuple[str, list[int]]:
     sections = [
         draw(
             st.sampled_from(["1YNN", "1NYN", "BVVqAAEABCA.QA", "BVoYYZoI", "BVoYYYI", _TC])
-            | st.text(alphabet=_B64 + ".", min_size=1, max_size=20)
+            | st.text(alphabet=ALPHABET + ".", min_size=1, max_size=20)
         )
         for _ in ids
     ]
-    return "~".join([_header(ids), *sections]), ids
+    return "~".join([header(ids), *sections]), ids
 
 
 @settings(max_examples=300, deadline=None)

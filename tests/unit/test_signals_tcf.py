@@ -1,21 +1,17 @@
 """TCF v2 TC-string decoder: the public vectors of consent.md §6, strictness, helpers, fuzzing.
 
-Vectors are read from ``tests/vectors/consent_vectors.json`` (a copy of the shared
-reference; kinds ``tcf_v2``, ``tcf_v2_invalid``, ``tcf_v2_invalid_policy``). Each
-``expected`` key is checked by ``assert_expected``, which fails on any key it does not
-know, so none is skipped.
+Vectors are read from ``tests/vectors/consent_vectors.json`` by ``tests.support.vectors``
+(kinds ``tcf_v2``, ``tcf_v2_invalid``, ``tcf_v2_invalid_policy``). Each ``expected`` key is
+checked by ``assert_expected``, which fails on any key it does not know, so none is skipped.
+Strings no vector covers are built with ``tests.support.tcf_encode``.
 """
 
 from __future__ import annotations
 
-import json
-import re
 import time
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import fields
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,46 +20,35 @@ from hypothesis import strategies as st
 
 from gateway.signals.errors import SignalError
 from gateway.signals.tcf import PubRestriction, TcString, decode
-
-# The repository's copy first, then the shared reference it was copied from. No skip when
-# both are missing: the vectors are the ground truth, so their absence must fail loudly.
-VECTOR_FILES = (
-    Path(__file__).resolve().parents[1] / "vectors" / "consent_vectors.json",
-    Path("/work/shared/reference/consent_vectors.json"),
+from tests.support.tcf_encode import (
+    ALPHABET,
+    NOT_ALLOWED,
+    REQUIRE_CONSENT,
+    REQUIRE_LI,
+    Spans,
+    allowed_vendors_segment,
+    core_segment,
+    disclosed_vendors_segment,
+    encode_tc_string,
+    publisher_tc_segment,
+    range_entries,
+    uint,
+    vendor_section,
 )
-ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+from tests.support.vectors import consent_vectors, vector_ids
+
 # prebid's bitfield for 60 vendors with data for 10
 PREBID_TRUNCATED = "CONciguONcjGKADACHENAOCIAC0ta__AACiQAeAA"
 SERVICE_SPECIFIC = "COvzTO5OvzTO5BRAAAENAPCoALIAADgAAAAAAewAwABAAlAB6ABBFADBQAQA9hAAAcAA"
 
-
-def _load(*kinds: str) -> list[Any]:
-    path = next((p for p in VECTOR_FILES if p.is_file()), None)
-    if path is None:
-        raise FileNotFoundError(
-            "consent_vectors.json not found in tests/vectors or shared/reference"
-        )
-    vectors = json.loads(path.read_text(encoding="utf-8"))
-    chosen = [v for v in vectors if v["kind"] in kinds]
-    ids: list[str] = []
-    seen: Counter[str] = Counter()
-    for vector in chosen:
-        source = vector["source"]
-        test = re.sub(r"\W+", "_", source["test"]).strip("_")[:60]
-        name = f"{source['repo'].split('/')[-1]}:{test}"
-        seen[name] += 1
-        ids.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
-    return [pytest.param(v, id=i) for v, i in zip(chosen, ids, strict=True)]
-
-
-VALID = _load("tcf_v2")
-INVALID = _load("tcf_v2_invalid", "tcf_v2_invalid_policy")
-VALID_STRINGS = [p.values[0]["string"] for p in VALID]
+VALID = consent_vectors("tcf_v2")
+INVALID = consent_vectors("tcf_v2_invalid", "tcf_v2_invalid_policy")
+VALID_STRINGS = [vector["string"] for vector in VALID]
 
 
 def test_vector_counts_match_the_reference() -> None:
     """consent.md §6.1 promises 26 + 6 + 6 TCF vectors; a shrunken file must not pass quietly."""
-    kinds = Counter(p.values[0]["kind"] for p in (*VALID, *INVALID))
+    kinds = Counter(vector["kind"] for vector in (*VALID, *INVALID))
     assert kinds == {"tcf_v2": 26, "tcf_v2_invalid": 6, "tcf_v2_invalid_policy": 6}
 
 
@@ -144,7 +129,7 @@ def test_comparator_rejects_keys_it_does_not_understand() -> None:
 # --- the vectors ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("vector", VALID)
+@pytest.mark.parametrize("vector", VALID, ids=vector_ids(VALID))
 def test_valid_vector_decodes_to_what_its_source_asserts(vector: dict[str, Any]) -> None:
     """Global-scope vectors (IsServiceSpecific = 0, 17 of 26) are compared field by field
     through ``allow_global_scope``; by default they are refused like any invalid string."""
@@ -158,7 +143,7 @@ def test_valid_vector_decodes_to_what_its_source_asserts(vector: dict[str, Any])
         assert isinstance(strict, SignalError) and "service-specific" in strict.reason
 
 
-@pytest.mark.parametrize("vector", INVALID)
+@pytest.mark.parametrize("vector", INVALID, ids=vector_ids(INVALID))
 def test_invalid_vector_is_an_error(vector: dict[str, Any]) -> None:
     assert set(vector["expected"]) == {"error", "error_message"}
     for allow in (False, True):
@@ -181,100 +166,172 @@ def test_created_keeps_deciseconds() -> None:
     assert tc.created.tzinfo is UTC
 
 
-# --- a small encoder, to build strings that no vector covers ----------------------------------
+# --- strings built by tests.support.tcf_encode ---------------------------------------------
+
+DAY_2024 = datetime(2024, 5, 1, tzinfo=UTC)
 
 
-def _uint(value: int, width: int) -> str:
-    assert 0 <= value < 1 << width
-    return format(value, f"0{width}b")
-
-
-def _bitfield(ids: set[int], width: int) -> str:
-    return "".join("1" if i in ids else "0" for i in range(1, width + 1))
-
-
-def _range_entries(spans: list[tuple[int, int]]) -> str:
-    out = _uint(len(spans), 12)
-    for start, stop in spans:
-        out += "0" + _uint(start, 16) if start == stop else "1" + _uint(start, 16) + _uint(stop, 16)
-    return out
-
-
-def _vendor_section(ids: set[int] | list[tuple[int, int]], max_id: int | None = None) -> str:
-    """A set is written as a bitfield, a list of spans as range entries."""
-    if isinstance(ids, set):
-        top = max(ids, default=0) if max_id is None else max_id
-        return _uint(top, 16) + "0" + _bitfield(ids, top)
-    top = max((stop for _, stop in ids), default=0) if max_id is None else max_id
-    return _uint(top, 16) + "1" + _range_entries(ids)
-
-
-def _letters(text: str) -> str:
-    return "".join(_uint(ord(c) - 65, 6) for c in text)
-
-
-def _b64(bits: str) -> str:
-    bits += "0" * (-len(bits) % 6)
-    return "".join(ALPHABET[int(bits[i : i + 6], 2)] for i in range(0, len(bits), 6))
-
-
-DAY_2024 = int(datetime(2024, 5, 1, tzinfo=UTC).timestamp() * 10)
-
-
-def core(
-    *,
-    version: int = 2,
-    created: int = DAY_2024,
-    policy: int = 4,
-    service_specific: bool = True,
-    language: str = "EN",
-    purposes: frozenset[int] = frozenset({1, 2, 3, 4, 7}),
-    purpose_li: frozenset[int] = frozenset({2, 7}),
-    vendors: set[int] | list[tuple[int, int]] | None = None,
-    vendors_li: set[int] | list[tuple[int, int]] | None = None,
-    restrictions: Sequence[tuple[int, int, list[tuple[int, int]]]] = (),
-    raw_tail: str | None = None,
-) -> str:
-    """A core segment; ``raw_tail`` replaces everything from the vendor sections on."""
-    bits = (
-        _uint(version, 6)
-        + _uint(created, 36) * 2
-        + _uint(10, 12)  # CmpId
-        + _uint(1, 12)  # CmpVersion
-        + _uint(1, 6)  # ConsentScreen
-        + _letters(language)
-        + _uint(100, 12)  # VendorListVersion
-        + _uint(policy, 6)
-        + ("1" if service_specific else "0")
-        + "0"  # UseNonStandardTexts
-        + _bitfield({1}, 12)
-        + _bitfield(set(purposes), 24)
-        + _bitfield(set(purpose_li), 24)
-        + "0"  # PurposeOneTreatment
-        + _letters("DE")
-    )
-    if raw_tail is not None:
-        return _b64(bits + raw_tail)
-    bits += _vendor_section({755, 32} if vendors is None else vendors)
-    bits += _vendor_section({755} if vendors_li is None else vendors_li)
-    bits += _uint(len(restrictions), 12)
-    for purpose, kind, spans in restrictions:
-        bits += _uint(purpose, 6) + _uint(kind, 2) + _range_entries(spans)
-    return _b64(bits)
-
-
-def segment(kind: int, body: str) -> str:
-    return _b64(_uint(kind, 3) + body)
+def core(**overrides: Any) -> str:
+    """A core segment created 2024-05-01 under policy 4, purposes 1-4 and 7 (LI 2 and 7),
+    special feature 1, vendors 32 and 755 (LI 755); ``overrides`` go to ``core_segment``."""
+    arguments: dict[str, Any] = {
+        "created": DAY_2024,
+        "policy_version": 4,
+        "special_features": {1},
+        "purposes": {1, 2, 3, 4, 7},
+        "purpose_li": {2, 7},
+        "vendors": {755, 32},
+        "vendor_li": {755},
+        **overrides,
+    }
+    return core_segment(**arguments)
 
 
 def test_encoder_round_trips_through_the_decoder() -> None:
-    tc = decode(core(restrictions=[(2, 0, [(1, 3)])]) + "." + segment(1, _vendor_section({5})))
+    tc = decode(
+        core(pub_restrictions=[(2, NOT_ALLOWED, Spans([(1, 3)]))])
+        + "."
+        + disclosed_vendors_segment({5})
+    )
     assert isinstance(tc, TcString)
     assert tc.created == datetime(2024, 5, 1, tzinfo=UTC)
+    assert tc.special_feature_optins == {1} and tc.tcf_policy_version == 4
     assert tc.vendor_consents == {32, 755} and tc.vendor_li == {755}
     assert tc.pub_restrictions == (PubRestriction(2, 0, frozenset({1, 2, 3})),)
     assert tc.disclosed_vendors == {5} and tc.allowed_vendors is None
     assert tc.pub_purpose_consents is None and tc.pub_custom_purpose_li is None
+
+
+def test_encode_tc_string_round_trips_every_field() -> None:
+    """Each argument of ``encode_tc_string`` comes back from the decoder as written."""
+    created = datetime(2025, 6, 30, 12, 34, 56, 700_000, tzinfo=UTC)
+    updated = datetime(2025, 7, 1, 8, 0, tzinfo=UTC)
+    text = encode_tc_string(
+        purposes={1, 3, 4, 10, 24},
+        purpose_li=[2, 7, 9],
+        vendors=iter([755, 32, 1]),
+        vendor_li=Spans([(10, 12), (40, 40)]),
+        pub_restrictions=[
+            (3, REQUIRE_CONSENT, {5, 6, 7, 90}),
+            (4, REQUIRE_LI, Spans([(100, 100)])),
+        ],
+        disclosed_vendors={1, 5, 32, 755, 900},
+        allowed_vendors=Spans([(1, 1000)]),
+        publisher_tc=publisher_tc_segment(
+            purposes={1, 2}, purpose_li={7}, custom_purposes={2}, custom_purpose_li={1, 3}
+        ),
+        created=created,
+        last_updated=updated,
+        policy_version=4,
+        special_features=(2,),
+        purpose_one_treatment=True,
+        cmp_id=300,
+        cmp_version=7,
+        consent_screen=3,
+        consent_language="FR",
+        vendor_list_version=321,
+        publisher_cc="IT",
+        use_non_standard_texts=True,
+    )
+    assert text.count(".") == 3
+    tc = decode(text)
+    assert tc == TcString(
+        version=2,
+        created=created,
+        last_updated=updated,
+        cmp_id=300,
+        cmp_version=7,
+        consent_screen=3,
+        consent_language="FR",
+        vendor_list_version=321,
+        tcf_policy_version=4,
+        is_service_specific=True,
+        use_non_standard_texts=True,
+        special_feature_optins=frozenset({2}),
+        purpose_consents=frozenset({1, 3, 4, 10, 24}),
+        purpose_li=frozenset({2, 7, 9}),
+        purpose_one_treatment=True,
+        publisher_cc="IT",
+        max_vendor_id_consent=755,
+        vendor_consent_range_encoding=False,
+        vendor_consents=frozenset({1, 32, 755}),
+        max_vendor_id_li=40,
+        vendor_li_range_encoding=True,
+        vendor_li=frozenset({10, 11, 12, 40}),
+        pub_restrictions=(
+            PubRestriction(3, 1, frozenset({5, 6, 7, 90})),
+            PubRestriction(4, 2, frozenset({100})),
+        ),
+        disclosed_vendors=frozenset({1, 5, 32, 755, 900}),
+        allowed_vendors=frozenset(range(1, 1001)),
+        pub_purpose_consents=frozenset({1, 2}),
+        pub_purpose_li=frozenset({7}),
+        pub_num_custom_purposes=3,
+        pub_custom_purpose_consents=frozenset({2}),
+        pub_custom_purpose_li=frozenset({1, 3}),
+    )
+
+
+def test_encode_tc_string_defaults_make_a_valid_tcf_2_2_string() -> None:
+    """Created now, policy 5, service-specific, DisclosedVendors listing the vendors with
+    consent or LI: accepted even by a decoder that requires the TCF 2.3 segment."""
+    before = datetime.now(UTC).replace(microsecond=0)
+    text = encode_tc_string(purposes={1, 2}, vendors={755, 32}, vendor_li={8})
+    tc = decode(text, require_disclosed_vendors_after=datetime(2026, 2, 28, tzinfo=UTC))
+    assert isinstance(tc, TcString), tc
+    assert before <= tc.created <= datetime.now(UTC) and tc.last_updated == tc.created
+    assert tc.tcf_policy_version == 5 and tc.is_service_specific
+    assert tc.purpose_consents == {1, 2} and tc.purpose_li == frozenset()
+    assert tc.vendor_consents == {32, 755} and tc.vendor_li == {8}
+    assert tc.disclosed_vendors == {8, 32, 755}
+    assert tc.allowed_vendors is None and tc.pub_purpose_consents is None
+    assert tc.pub_restrictions == ()
+    assert tc.vendor_consented(755, [1, 2]) and not tc.vendor_consented(8, [1])
+    without = encode_tc_string(purposes={1}, vendors={755}, disclosed_vendors=None)
+    missing = decode(without, require_disclosed_vendors_after=datetime(2026, 2, 28, tzinfo=UTC))
+    assert isinstance(missing, SignalError) and "DisclosedVendors" in missing.reason
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    purposes=st.frozensets(st.integers(1, 24)),
+    purpose_li=st.frozensets(st.sampled_from([1, 2, *range(7, 25)])),
+    vendors=st.frozensets(st.integers(1, 1200), max_size=40),
+    vendor_li=st.frozensets(st.integers(1, 1200), max_size=40),
+    restricted=st.frozensets(st.integers(1, 1200), min_size=1, max_size=20),
+    kind=st.sampled_from([NOT_ALLOWED, REQUIRE_CONSENT, REQUIRE_LI]),
+    purpose=st.integers(1, 24),
+    policy_version=st.sampled_from([4, 5]),
+    deci=st.integers(0, 9),
+)
+def test_encode_tc_string_round_trip_property(
+    purposes: frozenset[int],
+    purpose_li: frozenset[int],
+    vendors: frozenset[int],
+    vendor_li: frozenset[int],
+    restricted: frozenset[int],
+    kind: int,
+    purpose: int,
+    policy_version: int,
+    deci: int,
+) -> None:
+    created = datetime(2025, 1, 2, 3, 4, 5, deci * 100_000, tzinfo=UTC)
+    text = encode_tc_string(
+        purposes=purposes,
+        purpose_li=purpose_li,
+        vendors=vendors,
+        vendor_li=vendor_li,
+        pub_restrictions=[(purpose, kind, restricted)],
+        created=created,
+        policy_version=policy_version,
+    )
+    tc = decode(text, require_disclosed_vendors_after=datetime(2024, 1, 1, tzinfo=UTC))
+    assert isinstance(tc, TcString), tc
+    assert (tc.created, tc.tcf_policy_version) == (created, policy_version)
+    assert (tc.purpose_consents, tc.purpose_li) == (purposes, purpose_li)
+    assert (tc.vendor_consents, tc.vendor_li) == (vendors, vendor_li)
+    assert tc.pub_restrictions == (PubRestriction(purpose, kind, restricted),)
+    assert tc.disclosed_vendors == vendors | vendor_li
 
 
 # --- strictness -------------------------------------------------------------------------------
@@ -335,56 +392,66 @@ def test_zero_padding_after_the_content_is_tolerated() -> None:
     [
         pytest.param({"version": 1}, "not version 2", id="version-1"),
         pytest.param({"version": 3}, "not version 2", id="version-3"),
-        pytest.param({"service_specific": False}, "service-specific", id="global-scope"),
+        pytest.param({"is_service_specific": False}, "service-specific", id="global-scope"),
         pytest.param(
-            {"policy": 4, "purpose_li": frozenset({2, 5})}, "purposes 3-6", id="policy4-li-5"
+            {"policy_version": 4, "purpose_li": frozenset({2, 5})},
+            "purposes 3-6",
+            id="policy4-li-5",
         ),
         pytest.param(
-            {"policy": 5, "purpose_li": frozenset({3})}, "purposes 3-6", id="policy5-li-3"
+            {"policy_version": 5, "purpose_li": frozenset({3})}, "purposes 3-6", id="policy5-li-3"
         ),
         pytest.param(
-            {"policy": 3, "created": DAY_2024}, "policy version below 4", id="policy3-in-2024"
+            {"policy_version": 3, "created": DAY_2024},
+            "policy version below 4",
+            id="policy3-in-2024",
         ),
         pytest.param(
-            {"policy": 2, "created": int(datetime(2023, 10, 1, tzinfo=UTC).timestamp() * 10)},
+            {"policy_version": 2, "created": datetime(2023, 10, 1, tzinfo=UTC)},
             "below 4",
             id="policy2-on-2023-10-01",
         ),
-        pytest.param({"language": "E["}, "outside A-Z", id="letter-beyond-Z"),
+        pytest.param({"consent_language": "E["}, "outside A-Z", id="letter-beyond-Z"),
         pytest.param(
-            {"raw_tail": _uint(9, 16) + "1" + _range_entries([(5, 10)])},
+            {"tail_bits": uint(9, 16) + "1" + range_entries([(5, 10)])},
             "outside its bounds",
             id="range-above-max",
         ),
         pytest.param(
-            {"raw_tail": _uint(9, 16) + "1" + _range_entries([(0, 3)])},
+            {"tail_bits": uint(9, 16) + "1" + range_entries([(0, 3)])},
             "outside its bounds",
             id="range-from-0",
         ),
         pytest.param(
-            {"raw_tail": _uint(9, 16) + "1" + _range_entries([(4, 3)])},
+            {"tail_bits": uint(9, 16) + "1" + range_entries([(4, 3)])},
             "ends before it starts",
             id="range-reversed",
         ),
         pytest.param(
-            {"raw_tail": _uint(700, 16) + "0" + "1" * 650}, "truncated", id="bitfield-short"
+            {"tail_bits": uint(700, 16) + "0" + "1" * 650}, "truncated", id="bitfield-short"
         ),
         pytest.param(
-            {"raw_tail": _vendor_section({1}) + _vendor_section({1})},
+            {"tail_bits": vendor_section({1}) + vendor_section({1})},
             "truncated",
             id="no-num-pub-restrictions",
         ),
         pytest.param(
-            {"restrictions": [(0, 0, [(1, 1)])]}, "without a purpose", id="restriction-purpose-0"
+            {"pub_restrictions": [(0, 0, Spans([(1, 1)]))]},
+            "without a purpose",
+            id="restriction-purpose-0",
         ),
         pytest.param(
-            {"restrictions": [(2, 3, [(1, 1)])]}, "undefined type", id="restriction-type-3"
+            {"pub_restrictions": [(2, 3, Spans([(1, 1)]))]},
+            "undefined type",
+            id="restriction-type-3",
         ),
         pytest.param(
-            {"restrictions": [(2, 0, [(0, 1)])]}, "outside its bounds", id="restriction-vendor-0"
+            {"pub_restrictions": [(2, 0, Spans([(0, 1)]))]},
+            "outside its bounds",
+            id="restriction-vendor-0",
         ),
         pytest.param(
-            {"restrictions": [(2, 0, [(9, 8)])]},
+            {"pub_restrictions": [(2, 0, Spans([(9, 8)]))]},
             "ends before it starts",
             id="restriction-range-reversed",
         ),
@@ -398,10 +465,10 @@ def test_invalid_fields_are_errors(kwargs: dict[str, Any], reason: str) -> None:
 
 def test_policy_rules_leave_older_strings_alone() -> None:
     """Policy 2 before October 2023 may set LI for 3-6; policy 4+ may set LI for others."""
-    sept_2023 = int(datetime(2023, 9, 30, 23, 59, tzinfo=UTC).timestamp() * 10)
-    old = decode(core(policy=2, created=sept_2023, purpose_li=frozenset({3, 4, 5, 6})))
+    sept_2023 = datetime(2023, 9, 30, 23, 59, tzinfo=UTC)
+    old = decode(core(policy_version=2, created=sept_2023, purpose_li=frozenset({3, 4, 5, 6})))
     assert isinstance(old, TcString) and old.purpose_li == {3, 4, 5, 6}
-    new = decode(core(policy=4, purpose_li=frozenset({1, 2, 7, 8, 9, 10, 11, 24})))
+    new = decode(core(policy_version=4, purpose_li=frozenset({1, 2, 7, 8, 9, 10, 11, 24})))
     assert isinstance(new, TcString)
 
 
@@ -415,7 +482,7 @@ def test_cmp_id_zero_is_accepted_because_official_vectors_carry_it() -> None:
 
 def test_disclosed_vendors_is_required_only_when_asked() -> None:
     without = core()  # created 2024-05-01
-    with_it = without + "." + segment(1, _vendor_section({755}))
+    with_it = without + "." + disclosed_vendors_segment({755})
     assert isinstance(decode(without), TcString)
     cutoff = datetime(2024, 4, 30, tzinfo=UTC)
     missing = decode(without, require_disclosed_vendors_after=cutoff)
@@ -428,9 +495,11 @@ def test_disclosed_vendors_is_required_only_when_asked() -> None:
 
 
 def test_segments_may_come_in_any_order() -> None:
-    disclosed = segment(1, _vendor_section([(1, 3)]))
-    allowed = segment(2, _vendor_section({2}))
-    publisher = segment(3, _bitfield({1}, 24) + _bitfield({2}, 24) + _uint(2, 6) + "10" + "01")
+    disclosed = disclosed_vendors_segment(Spans([(1, 3)]))
+    allowed = allowed_vendors_segment({2})
+    publisher = publisher_tc_segment(
+        purposes={1}, purpose_li={2}, custom_purposes={1}, custom_purpose_li={2}
+    )
     decoded = {
         decode(".".join([core(), *order]))
         for order in ([disclosed, allowed, publisher], [publisher, allowed, disclosed])
@@ -446,7 +515,15 @@ def test_segments_may_come_in_any_order() -> None:
 
 def test_duplicate_restrictions_are_merged() -> None:
     """iabtcf-es #201: the same purpose/type (and vendor) may be listed more than once."""
-    tc = decode(core(restrictions=[(3, 0, [(1, 2)]), (4, 1, [(9, 9)]), (3, 0, [(2, 5)])]))
+    tc = decode(
+        core(
+            pub_restrictions=[
+                (3, NOT_ALLOWED, Spans([(1, 2)])),
+                (4, REQUIRE_CONSENT, Spans([(9, 9)])),
+                (3, NOT_ALLOWED, Spans([(2, 5)])),
+            ]
+        )
+    )
     assert isinstance(tc, TcString)
     assert tc.pub_restrictions == (
         PubRestriction(3, 0, frozenset({1, 2, 3, 4, 5})),
@@ -457,15 +534,17 @@ def test_duplicate_restrictions_are_merged() -> None:
 def test_wide_ranges_cannot_blow_up_memory() -> None:
     """72 restriction entries of 1..65535 fit in 600 characters; refused, and quickly."""
     spans = [(1, 0xFFFF)]
-    restrictions = [(p, k, spans) for p in range(1, 25) for k in range(3)]
-    text = core(vendors=[(755, 755)], vendors_li=[(755, 755)], restrictions=restrictions)
+    restrictions = [(p, k, Spans(spans)) for p in range(1, 25) for k in range(3)]
+    text = core(
+        vendors=Spans([(755, 755)]), vendor_li=Spans([(755, 755)]), pub_restrictions=restrictions
+    )
     assert len(text) < 700
     started = time.perf_counter()
     result = decode(text)
     assert time.perf_counter() - started < 0.5
     assert isinstance(result, SignalError) and "too many vendor ids" in result.reason
     # overlapping ranges are merged before they are counted or expanded
-    repeated = decode(core(restrictions=[(2, 0, spans * 200)]))
+    repeated = decode(core(pub_restrictions=[(2, NOT_ALLOWED, Spans(spans * 200))]))
     assert isinstance(repeated, TcString)
     assert len(repeated.pub_restrictions[0].vendors) == 0xFFFF
 
@@ -517,7 +596,9 @@ def test_vendor_consented_applies_publisher_restrictions(
     kind: int, vendor_listed: bool, granted: bool
 ) -> None:
     spans = [(700, 800)] if vendor_listed else [(1, 700), (756, 900)]
-    tc = _tc(purposes=frozenset({1, 3, 4}), vendors={755}, restrictions=[(3, kind, spans)])
+    tc = _tc(
+        purposes=frozenset({1, 3, 4}), vendors={755}, pub_restrictions=[(3, kind, Spans(spans))]
+    )
     assert tc.vendor_consented(755, [1, 3]) is granted
     assert tc.vendor_consented(755, [1, 4])  # the restriction is on purpose 3 only
 
@@ -565,7 +646,7 @@ def test_no_base64url_text_raises(text: str) -> None:
         _assert_coherent(result)
 
 
-@pytest.mark.parametrize("text", VALID_STRINGS, ids=[p.id for p in VALID])
+@pytest.mark.parametrize("text", VALID_STRINGS, ids=vector_ids(VALID))
 def test_every_truncation_grants_nothing_new(text: str) -> None:
     """Every prefix is an error, or (when only zero padding or whole optional segments were
     cut) decodes to the same core; a cut into the core's content is always an error."""

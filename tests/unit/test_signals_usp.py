@@ -1,17 +1,14 @@
 """Tests for gateway.signals.usp: the consent.md §6 vectors of kind "usp", and properties.
 
-``VECTORS`` transcribes the "usp" entries of consent_vectors.json (consent.md §6) so the suite
-needs no file outside the repository; ``test_vectors_match_reference_file`` compares the
-transcription with the file, entry for entry, wherever the file is available.
+The vectors are read from ``tests/vectors/consent_vectors.json`` by ``tests.support.vectors``;
+``_check`` fails on any expected key it does not understand.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import re
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,62 +17,9 @@ from hypothesis import strategies as st
 
 from gateway.signals.errors import SignalError
 from gateway.signals.usp import UsPrivacy, decode
+from tests.support.vectors import consent_vectors, vector_ids
 
-_SPEC_COMMIT = "f8d659f58665b4e797b99b59079fd787a386eaaa"
-_SPEC_SOURCE = {
-    "repo": "InteractiveAdvertisingBureau/USPrivacy",
-    "commit": _SPEC_COMMIT,
-    "path": "CCPA/US Privacy String.md",
-    "test": "Examples 1-4",
-    "url": "https://github.com/InteractiveAdvertisingBureau/USPrivacy/blob/"
-    f"{_SPEC_COMMIT}/CCPA/US Privacy String.md",
-}
-_GPP_ES_COMMIT = "fd0546e7b28e7e186bc27aac6375e6c10a80e47e"
-_GPP_ES_PATH = "modules/cmpapi/test/encoder/section/UspV1.test.ts"
-_GPP_ES_SOURCE = {
-    "repo": "IABTechLab/iabgpp-es",
-    "commit": _GPP_ES_COMMIT,
-    "path": _GPP_ES_PATH,
-    "test": "should decode 2YNY",
-    "url": f"https://github.com/IABTechLab/iabgpp-es/blob/{_GPP_ES_COMMIT}/{_GPP_ES_PATH}",
-}
-
-
-def _usp(text: str, applies: bool | None, opted_out: bool | None) -> dict[str, Any]:
-    expected: dict[str, Any] = {
-        "Version": int(text[0]),
-        "Notice": text[1],
-        "OptOutSale": text[2],
-        "LspaCovered": text[3],
-    }
-    if applies is not None:
-        expected["ccpa_applies"] = applies
-    if opted_out is not None:
-        expected["opted_out_of_sale"] = opted_out
-    return {"kind": "usp", "string": text, "expected": expected}
-
-
-VECTORS: list[dict[str, Any]] = [
-    {**_usp("1YNN", True, False), "source": _SPEC_SOURCE},
-    {**_usp("1NYN", True, True), "source": _SPEC_SOURCE},
-    {
-        **_usp("1-Y-", True, True),
-        "source": _SPEC_SOURCE,
-        "note": "Digital property outsourced string creation; notice/LSPA unknown.",
-    },
-    {**_usp("1---", False, None), "source": _SPEC_SOURCE},
-    {
-        **_usp("2YNY", None, None),
-        "source": _GPP_ES_SOURCE,
-        "note": "Library accepts version 2 syntactically; no USP v2 spec exists - a gateway "
-        "should treat unknown versions as unparseable.",
-    },
-]
-
-REFERENCE_FILES = (
-    Path(__file__).resolve().parent.parent / "vectors" / "consent_vectors.json",
-    Path("/work/shared/reference/consent_vectors.json"),
-)
+VECTORS = consent_vectors("usp")
 
 # The valid strings, written from the spec text independently of the decoder: version 1, flags
 # Y/N/-, and "-" in the opt-out position only as 1--- ("Opt-Out of Sale may never be unknown").
@@ -110,12 +54,6 @@ FIELDS: dict[str, Callable[[UsPrivacy], object]] = {
 REJECTED_BY_POLICY = {"2YNY": "Version"}
 
 
-def _source_id(vector: dict[str, Any]) -> str:
-    source = vector["source"]
-    name = re.sub(r"\W+", "_", f"{source['repo'].split('/')[-1]}:{source['test']}")
-    return f"{vector['string']}@{name}"
-
-
 def _check(decoded: UsPrivacy | SignalError, expected: dict[str, Any]) -> None:
     unknown = set(expected) - set(FIELDS)
     assert not unknown, f"comparator does not understand {sorted(unknown)}"
@@ -124,7 +62,7 @@ def _check(decoded: UsPrivacy | SignalError, expected: dict[str, Any]) -> None:
         assert FIELDS[key](decoded) == want, key
 
 
-@pytest.mark.parametrize("vector", VECTORS, ids=[_source_id(v) for v in VECTORS])
+@pytest.mark.parametrize("vector", VECTORS, ids=vector_ids(VECTORS))
 def test_vector(vector: dict[str, Any]) -> None:
     """Each vector decodes to every value its source asserts, or is a documented rejection."""
     text, expected = vector["string"], vector["expected"]
@@ -144,18 +82,9 @@ def test_vector(vector: dict[str, Any]) -> None:
 
 
 def test_vectors_cover_the_kind() -> None:
-    """The copy holds all five "usp" vectors of consent.md §6.1."""
+    """The file holds all five "usp" vectors of consent.md §6.1."""
     assert len(VECTORS) == 5
     assert {vector["kind"] for vector in VECTORS} == {"usp"}
-
-
-def test_vectors_match_reference_file() -> None:
-    """The embedded copy equals the reference file's "usp" entries."""
-    path = next((candidate for candidate in REFERENCE_FILES if candidate.is_file()), None)
-    if path is None:
-        pytest.skip("consent_vectors.json is not available here")
-    entries = json.loads(path.read_text(encoding="utf-8"))
-    assert [entry for entry in entries if entry["kind"] == "usp"] == VECTORS
 
 
 VALID_FLAGS = [
