@@ -18,6 +18,8 @@ from gateway.event import Consent
 from gateway.pipeline.consent import ConsentResult, evaluate
 from gateway.request_context import RequestContext
 from tests.support.configs import SECRET
+from tests.support.gpp_encode import UsNat, encode_gpp
+from tests.support.tcf_encode import NOT_ALLOWED, encode_tc_string
 
 SHIPPED = Path(__file__).resolve().parents[2] / "config" / "gateway.yaml"
 
@@ -195,3 +197,77 @@ def test_described_signals_hold_no_raw_string(policy: Policy) -> None:
     text = orjson.dumps(result.signals).decode() + repr(result.decisions)
     assert "1YYN" not in text and "BVVqAAEABCA" not in text
     assert result.signals["gpp"]["valid"] is True
+
+
+# --- TCF, per vendor ---------------------------------------------------------------------
+
+ALL_TCF = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}
+
+
+def test_tcf_grants_advertising_for_meta_and_vendor_755_for_google(policy: Policy) -> None:
+    tc = encode_tc_string(purposes=ALL_TCF, vendors={755})
+    result = decide(policy, "FR", tcf=tc, categories={"analytics": True})
+    assert actions(result) == {"meta": "send", "google": "send"}
+    assert result.signals["tcf"]["vendor_consents"] == {"755": True}
+
+
+def test_tcf_without_googles_vendor_restricts_google_only(policy: Policy) -> None:
+    """Purposes consented, vendor 755 not: Meta (not a TCF vendor) is sent in full; the
+    Google stand-in loses ad_user_data and ad_personalization, decided at vendor level."""
+    tc = encode_tc_string(purposes=ALL_TCF, vendors={1, 2})
+    result = decide(policy, "FR", tcf=tc, categories={"analytics": True})
+    google = result.verdicts["google"]
+    assert result.verdicts["meta"].action == "send"
+    assert (google.action, set(google.restrictions)) == (
+        "send_restricted",
+        {"ad_user_data", "ad_personalization"},
+    )
+    assert google.purposes["ad_user_data"] is False and result.purposes["ad_user_data"] is True
+    assert any(d.subject == "purpose:ad_user_data@vendor:755" for d in result.decisions)
+
+
+def test_tcf_missing_a_purpose_denies(policy: Policy) -> None:
+    tc = encode_tc_string(purposes={1, 3, 4}, vendors={755})
+    result = decide(policy, "FR", tcf=tc)
+    assert result.verdicts["meta"].action == "withhold"
+    assert any("TCF purpose 7 not consented" in d.reason for d in result.decisions)
+
+
+def test_publisher_restriction_takes_consent_from_the_vendor(policy: Policy) -> None:
+    """Type 0 (purpose not allowed) on purpose 7 for vendor 755: ad_user_data denied there."""
+    tc = encode_tc_string(
+        purposes=ALL_TCF, vendors={755}, pub_restrictions=[(7, NOT_ALLOWED, {755})]
+    )
+    result = decide(policy, "FR", tcf=tc, categories={"analytics": True})
+    assert result.verdicts["google"].restrictions == ("ad_user_data",)
+
+
+def test_policy_rules_make_a_tc_string_invalid(policy: Policy) -> None:
+    old_policy = encode_tc_string(purposes=ALL_TCF, vendors={755}, policy_version=2)
+    li_3_to_6 = encode_tc_string(purposes=ALL_TCF, vendors={755}, purpose_li={3})
+    for tc in (old_policy, li_3_to_6):
+        result = decide(policy, "FR", tcf=tc, categories=ALL_CATEGORIES)
+        assert result.signals["tcf"]["valid"] is False
+        assert result.verdicts["meta"].action == "withhold"
+
+
+def test_a_recent_string_without_disclosed_vendors_is_invalid(policy: Policy) -> None:
+    """TCF 2.3: DisclosedVendors is mandatory for strings created after 2026-02-28."""
+    tc = encode_tc_string(purposes=ALL_TCF, vendors={755}, disclosed_vendors=None)
+    assert decide(policy, "FR", tcf=tc).signals["tcf"]["valid"] is False
+
+
+def test_gpp_tcfeuv2_section_counts_as_the_tc_string(policy: Policy) -> None:
+    gpp = encode_gpp({2: encode_tc_string(purposes=ALL_TCF, vendors={755})})
+    result = decide(policy, "FR", gpp=gpp, categories={"analytics": True})
+    assert actions(result) == {"meta": "send", "google": "send"}
+    assert result.signals["tcf"]["source"] == "consent.gpp section tcfeuv2"
+
+
+def test_gpp_usnat_opt_out_honours_gpp_sid(policy: Policy) -> None:
+    gpp = encode_gpp({6: "1NNN", 7: UsNat(sale_opt_out=1)})
+    applies = decide(policy, "US-CA", gpp=gpp, gpp_sid=[7])
+    assert applies.verdicts["meta"].action == "send_restricted"
+    assert applies.signals["gpp"]["opt_outs"] == ["sale"]
+    elsewhere = decide(policy, "US-CA", gpp=gpp, gpp_sid=[6])
+    assert elsewhere.verdicts["meta"].action == "send"
