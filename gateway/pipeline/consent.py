@@ -37,6 +37,7 @@ from gateway.event import Consent
 from gateway.pipeline.consent_inputs import ConsentInputs, describe, read_inputs
 from gateway.request_context import RequestContext
 from gateway.signals.errors import SignalError
+from gateway.signals.gpp import GppString
 
 Storage = Literal["granted", "denied", "unknown"]
 Action = Literal["send", "send_restricted", "withhold"]
@@ -228,8 +229,10 @@ def _decide(
             elif verdict != by_vendor[None][purpose.name]:
                 decisions += [r._replace(subject=f"{r.subject}@vendor:{vendor}") for r in reasons]
         by_vendor[vendor] = granted
+    # a known child's data may not go to ad platforms at all: no limited-data-use fallback
+    child = isinstance(inputs.gpp, GppString) and "known_child" in inputs.gpp.opt_outs()
     verdicts = {
-        name: _verdict(name, terms, by_vendor[terms.tcf_vendor_id], regime, region)
+        name: _verdict(name, terms, by_vendor[terms.tcf_vendor_id], regime, region, child)
         for name, terms in policy.terms.items()
     }
     storage: Storage = "unknown"
@@ -308,6 +311,7 @@ def _verdict(
     granted: dict[str, bool],
     regime: str,
     region: str | None,
+    known_child: bool,
 ) -> Verdict:
     subject = f"destination:{destination}"
     rule = f"destinations.{destination}.requires"
@@ -316,22 +320,37 @@ def _verdict(
     restrictions: list[str] = []
     if missing:
         ldu = _in_regions(region, terms.limited_data_use) if regime != "opt_in" else None
+        if ldu is not None and known_child:
+            ldu = None
+            decisions.append(
+                Decision(
+                    "consent",
+                    subject,
+                    "withhold",
+                    "consent.gpp.known_child",
+                    "GPP marks a known child without consent: limited data use does not apply",
+                    destination,
+                )
+            )
         if ldu is None:
             return Verdict(
                 destination,
                 "withhold",
                 (),
                 granted,
-                tuple(
-                    Decision(
-                        "consent",
-                        subject,
-                        "withhold",
-                        rule,
-                        f"purpose {p} not granted",
-                        destination,
-                    )
-                    for p in missing
+                (
+                    *decisions,
+                    *(
+                        Decision(
+                            "consent",
+                            subject,
+                            "withhold",
+                            rule,
+                            f"purpose {p} not granted",
+                            destination,
+                        )
+                        for p in missing
+                    ),
                 ),
             )
         restrictions.append("limited_data_use")

@@ -31,6 +31,8 @@ _REMARKED = frozenset({"user", "ids", "context", "page"})
 #: an email address, also URL-encoded (``%40``), anywhere in a string
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 EMAIL_RULE = "govern.email_in_text"
+#: browser and click ids that identify a visitor to an ad platform
+_AD_IDS = frozenset({"fbp", "fbc", "ttp", "ttclid", "gclid"})
 _HASH_ACTIONS = {"hashed": "hash", "passed_prehashed": "pass_hashed", "dropped": "drop"}
 
 
@@ -188,20 +190,22 @@ def _restricted(
         "restrictions": list(verdict.restrictions),
     }
     cut = {**source, "consent": consent}
-    if "ad_user_data" in verdict.restrictions and source.get("user"):
-        cut["user"] = {}
+    for restriction, section, keys, reason in (
+        ("ad_user_data", "user", None, "ad_user_data restricted: no user data"),
+        # an opted-out visitor's browser ids do not go to ad platforms either (the
+        # reference's minimisation for US opt-outs); the gateway's own id is not one
+        ("limited_data_use", "ids", _AD_IDS, "limited data use: no advertising ids"),
+    ):
+        values = source.get(section) or {}
+        dropped = [k for k in values if keys is None or k in keys]
+        if restriction not in verdict.restrictions or not dropped:
+            continue
+        cut[section] = {k: v for k, v in values.items() if k not in dropped}
         if remarks is not None:
-            rule = f"destinations.{verdict.destination}.restrictions.ad_user_data"
+            rule = f"destinations.{verdict.destination}.restrictions.{restriction}"
             remarks += [
-                Decision(
-                    "govern",
-                    f"user.{key}",
-                    "drop",
-                    rule,
-                    "ad_user_data restricted: no user data",
-                    verdict.destination,
-                )
-                for key in source["user"]
+                Decision("govern", f"{section}.{k}", "drop", rule, reason, verdict.destination)
+                for k in dropped
             ]
     return cut
 

@@ -1,0 +1,235 @@
+"""The consent scenarios of ``tests/cases/*.yaml``, run end to end against the shipped policy.
+
+One gateway serves every scenario: ``config/gateway.yaml`` as shipped (its ``consent:``
+section and destinations), with Meta pointed at a fake platform on loopback, the queue in
+a temporary directory, no batching delay, and one added destination, ``google``: a
+webhook standing in for GA4 (``requires: [analytics]``, TCF vendor 755, ``ad_user_data``
+and ``ad_personalization`` restrictions) until the ga4_mp adapter lands.
+
+Per scenario: one event (a purchase with PII posted to ``/collect``, or a ``page_view``
+pixel hit) with the scenario's region headers, ``Sec-GPC`` and consent; wait until the
+queue is drained; then, per destination, the consent record's verdict must be the
+expected one, and what the fake platform received for the event must match: nothing for
+``withhold``, exactly one event otherwise, with the listed paths present, absent, equal.
+See ``tests/cases/README.md``.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from gateway import consent_records, logs
+from gateway.app import create_app
+from gateway.consent_records import Query
+from gateway.endpoints.pixel import GIF
+from tests.support.consent_cases import (
+    SHIPPED_CONFIG,
+    Scenario,
+    derived_config,
+    load,
+    load_scenario,
+    lookup,
+    present,
+    same_policy,
+    scenario_files,
+)
+from tests.support.events import RAW_MARKERS, purchase
+from tests.support.fake_platform import FakePlatform
+from tests.support.server import serve
+
+SECRET = "case-secret-0123456789abcdef"
+PIXEL_ID = "1234567890"
+ACCESS_TOKEN = "EAAcasetoken-do-not-leak-123"
+WEBHOOK_SECRET = "webhook-secret-0123456789"
+USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) ConsentCases/1.0"
+CLIENT_IP = "203.0.113.7"
+DRAIN_TIMEOUT_SECS = 10.0
+
+#: the GA4 stand-in: what the ga4_mp destination is expected to be configured with
+GOOGLE = {
+    "type": "webhook",
+    "requires": ["analytics"],
+    "tcf_vendor_id": 755,
+    "restrictions": {
+        "ad_user_data": ["ad_user_data"],
+        "ad_personalization": ["ad_personalization"],
+    },
+    "secret": WEBHOOK_SECRET,
+    "retry": {"max_attempts": 3, "initial_backoff_secs": 0.05, "max_backoff_secs": 0.2},
+}
+
+FILES = scenario_files()
+
+
+@dataclass
+class CaseGateway:
+    url: str
+    queue_path: str
+    fakes: dict[str, FakePlatform]
+    log: io.StringIO
+    client: httpx.Client
+
+    def metric_series(self, name: str) -> dict[str, float]:
+        """``{label value: value}`` of a one-label metric (``destination``)."""
+        out: dict[str, float] = {}
+        for line in self.client.get("/metrics").text.splitlines():
+            if line.startswith(name + "{"):
+                series, _, value = line.rpartition(" ")
+                label = series[len(name) :].strip("{}").partition("=")[2].strip('"')
+                out[label] = float(value)
+        return out
+
+    def drain(self) -> None:
+        """Wait until no event is waiting for delivery to any scenario destination."""
+        deadline = time.monotonic() + DRAIN_TIMEOUT_SECS
+        while True:
+            depth = self.metric_series("gateway_queue_depth")
+            if not any(depth.get(name) for name in self.fakes):
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"queue not drained in {DRAIN_TIMEOUT_SECS}s: {depth}")
+            time.sleep(0.01)
+
+    def received(self, destination: str, event_id: str) -> list[dict[str, Any]]:
+        return [e for e in self.fakes[destination].events() if e.get("event_id") == event_id]
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CaseGateway]:
+    directory = tmp_path_factory.mktemp("consent-cases")
+    fakes = {"meta": FakePlatform().start(), "google": FakePlatform().start()}
+    env = {
+        "GATEWAY_SECRET": SECRET,
+        "GATEWAY_META_PIXEL_ID": PIXEL_ID,
+        "GATEWAY_META_ACCESS_TOKEN": ACCESS_TOKEN,
+        "GATEWAY_META_ENDPOINT": fakes["meta"].url,
+    }
+    queue_path = directory / "queue.db"
+    google = {**GOOGLE, "url": f"{fakes['google'].url}/ga4-stand-in"}
+    path = derived_config(directory, queue_path=queue_path, extra_destinations={"google": google})
+    config = load(path, env)
+    drift = same_policy(load(SHIPPED_CONFIG, env), config, {"google"})
+    assert not drift, f"the test config differs from the shipped one in {drift}"
+    buffer = io.StringIO()
+    logs.configure("info", stream=buffer)
+    app = create_app(config, str(path))
+    try:
+        with serve(app) as url, httpx.Client(base_url=url, timeout=10) as client:
+            gw = CaseGateway(url, str(queue_path), fakes, buffer, client)
+            configured = gw.metric_series("gateway_destination_configured")
+            assert all(configured.get(name) == 1 for name in fakes), configured
+            yield gw
+    finally:
+        for fake in fakes.values():
+            fake.stop()
+
+
+def _headers(scenario: Scenario) -> dict[str, str]:
+    headers = {"User-Agent": USER_AGENT, "X-Forwarded-For": CLIENT_IP}
+    if scenario.region is not None:
+        country, _, subdivision = scenario.region.partition("-")
+        headers["CF-IPCountry"] = country
+        if subdivision:
+            headers["CF-Region-Code"] = subdivision
+    if scenario.gpc:
+        headers["Sec-GPC"] = "1"
+    return headers
+
+
+def _send(gw: CaseGateway, scenario: Scenario, event_id: str) -> None:
+    consent = scenario.consent.build()
+    headers = _headers(scenario)
+    if scenario.via == "collect":
+        response = gw.client.post(
+            "/collect", json=purchase(event_id=event_id, consent=consent), headers=headers
+        )
+        assert response.status_code == 204, response.text
+        return
+    params: dict[str, str] = {
+        "e": "page_view",
+        "eid": event_id,
+        "dl": "https://shop.example/landing",
+        "dr": "https://www.google.com/",
+    }
+    for key in ("gcs", "gcd"):
+        if key in consent:
+            params[key] = consent[key]
+    for name, granted in (consent.get("categories") or {}).items():
+        params[f"c.{name}"] = "1" if granted else "0"
+    response = gw.client.get("/p.gif", params=params, headers=headers)
+    assert response.status_code == 200 and response.content == GIF
+
+
+def _record(gw: CaseGateway, event_id: str) -> dict[str, Any]:
+    records = list(consent_records.read(gw.queue_path, Query(event_id=event_id)))
+    assert len(records) == 1, f"expected one consent record for the event, got {len(records)}"
+    return records[0]
+
+
+@pytest.mark.parametrize("file", FILES, ids=[f.stem for f in FILES])
+def test_scenario(gateway: CaseGateway, file: Path, request: pytest.FixtureRequest) -> None:
+    scenario = load_scenario(file)
+    if scenario.xfail:
+        # still run: a scenario the gateway comes to satisfy fails as XPASS (strict)
+        request.applymarker(pytest.mark.xfail(reason=scenario.xfail, strict=True))
+    destinations = set(gateway.fakes)
+    assert set(scenario.expect) == destinations, (
+        f"a scenario states what leaves for every destination: {sorted(destinations)}"
+    )
+    event_id = f"case-{file.stem[:80]}-{uuid.uuid4().hex[:12]}"
+    dead_before = gateway.metric_series("gateway_dead_letters")
+    _send(gateway, scenario, event_id)
+    gateway.drain()
+    assert gateway.metric_series("gateway_dead_letters") == dead_before, (
+        "an event was dead-lettered: a rejection must not pass for a withhold"
+    )
+
+    record = _record(gateway, event_id)
+    context = f"{scenario.name}\nconsent record: {orjson.dumps(record, default=str).decode()}"
+    assert record["regime"] == scenario.regime, context
+    problems: list[str] = []
+    for name, expected in sorted(scenario.expect.items()):
+        verdict = record["verdicts"][name]
+        if verdict["action"] != expected.verdict:
+            problems.append(f"{name}: verdict {verdict['action']}, expected {expected.verdict}")
+        if sorted(verdict.get("restrictions", [])) != sorted(expected.restrictions):
+            problems.append(
+                f"{name}: restrictions {verdict.get('restrictions', [])},"
+                f" expected {expected.restrictions}"
+            )
+        got = gateway.received(name, event_id)
+        if expected.verdict == "withhold":
+            if got:
+                problems.append(f"{name}: withheld, yet {len(got)} event(s) arrived")
+            continue
+        if len(got) != 1:
+            problems.append(f"{name}: expected one event to arrive, got {len(got)}")
+            continue
+        (sent,) = got
+        body = orjson.dumps(sent).decode()
+        problems += [f"{name}: raw PII {m!r} left" for m in RAW_MARKERS if m in body]
+        problems += [f"{name}: {p} is missing" for p in expected.has if not present(sent, p)]
+        problems += [f"{name}: {p} is present" for p in expected.lacks if present(sent, p)]
+        for path, value in expected.equals.items():
+            if (actual := lookup(sent, path)) != value:
+                problems.append(f"{name}: {path} is {actual!r}, expected {value!r}")
+        if problems:
+            context += f"\n{name} received: {body}"
+    assert not problems, "\n".join([*problems, context])
+
+
+def test_every_scenario_file_is_valid() -> None:
+    """Each file parses against the schema (unknown keys are errors), and names differ."""
+    assert len(FILES) >= 30
+    names = [load_scenario(f).name for f in FILES]
+    assert len(set(names)) == len(names), "two scenarios share a name"

@@ -1,0 +1,308 @@
+"""Declarative consent scenarios (``tests/cases/*.yaml``): their schema, loading and helpers.
+
+A scenario names a visitor (region as the CDN reports it, ``Sec-GPC``, the consent object
+of the event) and, per destination, what must leave: the verdict, the restrictions in
+force, and paths that must be present, absent or equal in what the destination received.
+``tests/cases/README.md`` describes the format; ``tests/e2e/test_consent_cases.py`` runs
+the scenarios end to end against the shipped policy (``config/gateway.yaml``).
+
+Files are read with the gateway's own YAML reader (YAML 1.2: ``NO`` is Norway, duplicate
+keys are errors) and validated with models that refuse unknown keys, so a typo can never
+silently weaken a scenario.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from gateway.config.loader import load_config
+from gateway.config.models import Config
+from gateway.config.yaml_source import read_yaml
+from tests.support import gpp_encode, tcf_encode
+
+REPO = Path(__file__).resolve().parents[2]
+SHIPPED_CONFIG = REPO / "config" / "gateway.yaml"
+CASES_DIR = REPO / "tests" / "cases"
+
+Verdict = Literal["send", "send_restricted", "withhold"]
+Restriction = Literal["ad_user_data", "ad_personalization", "limited_data_use"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# -- consent signals ------------------------------------------------------------------
+
+
+class PubRestrictionSpec(_Strict):
+    """A TCF publisher restriction: for ``purpose``, ``type`` (0 purpose not allowed,
+    1 consent required, 2 legitimate interest required) applies to ``vendors``."""
+
+    purpose: int = Field(ge=1, le=24)
+    type: Literal[0, 1, 2]
+    vendors: list[int] = Field(min_length=1)
+
+
+class TcfSpec(_Strict):
+    """A TC string to build with ``tests/support/tcf_encode.encode_tc_string``.
+
+    Defaults give a valid TCF 2.2/2.3 string made now: policy version 5, service-specific,
+    a DisclosedVendors segment listing the vendors with consent. ``disclosed_vendors``
+    lists others; ``disclosed_vendors: null`` leaves the segment out.
+    """
+
+    purposes: list[int] = []
+    vendors: list[int] = []
+    purpose_li: list[int] = []
+    policy_version: int = Field(5, ge=0, le=63)
+    created: date | None = None
+    disclosed_vendors: list[int] | None = None
+    pub_restrictions: list[PubRestrictionSpec] = []
+
+    def encode(self) -> str:
+        kwargs: dict[str, Any] = {}
+        if "disclosed_vendors" in self.model_fields_set:
+            kwargs["disclosed_vendors"] = self.disclosed_vendors
+        if self.created is not None:
+            kwargs["created"] = datetime.combine(self.created, time(12), tzinfo=UTC)
+        return tcf_encode.encode_tc_string(
+            purposes=self.purposes,
+            vendors=self.vendors,
+            purpose_li=self.purpose_li,
+            policy_version=self.policy_version,
+            pub_restrictions=[(r.purpose, r.type, r.vendors) for r in self.pub_restrictions],
+            **kwargs,
+        )
+
+
+_US_SECTIONS: dict[str, type[gpp_encode.UsNat | gpp_encode.UsCa | gpp_encode.UsVa]] = {
+    "usnat": gpp_encode.UsNat,
+    "usca": gpp_encode.UsCa,
+    "usva": gpp_encode.UsVa,
+}
+
+
+class GppSpec(_Strict):
+    """A GPP string to build with ``tests/support/gpp_encode.encode_gpp``, one key per section.
+
+    ``usnat`` / ``usca`` / ``usva`` take the section's fields by their spec names in snake
+    case (``sale_opt_out: 1``); left out, a field means "notice given, not opted out".
+    Opt-out codes: 0 not applicable, 1 opted out, 2 did not opt out. ``tcfeuv2`` is a TC
+    string described like ``consent.tcf``; ``uspv1`` a US Privacy string (``1YNN``).
+    """
+
+    tcfeuv2: TcfSpec | None = None
+    uspv1: str | None = None
+    usnat: dict[str, Any] | None = None
+    usca: dict[str, Any] | None = None
+    usva: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _sections(self) -> GppSpec:
+        if not self.model_fields_set:
+            raise ValueError("name at least one section")
+        for name, builder in _US_SECTIONS.items():
+            fields = getattr(self, name)
+            if fields is not None:
+                try:
+                    builder(**fields)
+                except TypeError as err:
+                    raise ValueError(f"{name}: {err}") from None
+        return self
+
+    def encode(self) -> str:
+        sections: dict[int, gpp_encode.Section] = {}
+        if self.tcfeuv2 is not None:
+            sections[2] = self.tcfeuv2.encode()
+        if self.uspv1 is not None:
+            sections[6] = self.uspv1
+        for name, builder in _US_SECTIONS.items():
+            if (fields := getattr(self, name)) is not None:
+                sections[builder.section_id] = builder(**fields)
+        return gpp_encode.encode_gpp(sections)
+
+
+class ConsentSpec(_Strict):
+    """The event's ``consent`` object, with TC and GPP strings described, not pasted."""
+
+    categories: dict[str, bool] | None = None
+    gcm: dict[str, str] | None = None
+    gcs: str | None = None
+    gcd: str | None = None
+    tcf: TcfSpec | None = None
+    tcf_raw: str | None = None
+    gpp: GppSpec | None = None
+    gpp_raw: str | None = None
+    gpp_sid: list[int] | None = None
+    usp: str | None = None
+
+    @model_validator(mode="after")
+    def _one_form_each(self) -> ConsentSpec:
+        for built, raw in (("tcf", "tcf_raw"), ("gpp", "gpp_raw")):
+            if getattr(self, built) is not None and getattr(self, raw) is not None:
+                raise ValueError(f"give {built} or {raw}, not both")
+        return self
+
+    def build(self) -> dict[str, Any]:
+        """The event's ``consent`` object, strings encoded."""
+        out: dict[str, Any] = {}
+        for key in ("categories", "gcm", "gcs", "gcd", "gpp_sid", "usp"):
+            if (value := getattr(self, key)) is not None:
+                out[key] = value
+        if self.tcf is not None:
+            out["tcf"] = self.tcf.encode()
+        elif self.tcf_raw is not None:
+            out["tcf"] = self.tcf_raw
+        if self.gpp is not None:
+            out["gpp"] = self.gpp.encode()
+        elif self.gpp_raw is not None:
+            out["gpp"] = self.gpp_raw
+        return out
+
+
+# -- expectations ---------------------------------------------------------------------
+
+
+class Expectation(_Strict):
+    """What one destination must get.
+
+    ``has`` / ``lacks`` / ``equals`` are dotted paths into what the destination received
+    for the event: for Meta the ``data[]`` entry (``user_data.em``), for a webhook the
+    governed event (``consent.purposes.ad_user_data``).
+    """
+
+    verdict: Verdict
+    restrictions: list[Restriction] = []
+    has: list[str] = []
+    lacks: list[str] = []
+    equals: dict[str, Any] = {}
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Expectation:
+        if self.verdict == "send_restricted" and not self.restrictions:
+            raise ValueError("send_restricted: name the restrictions in force")
+        if self.verdict != "send_restricted" and self.restrictions:
+            raise ValueError(f"{self.verdict}: restrictions apply only to send_restricted")
+        if self.verdict == "withhold" and (self.has or self.lacks or self.equals):
+            raise ValueError("withhold: nothing leaves, so has/lacks/equals cannot apply")
+        return self
+
+
+class Scenario(_Strict):
+    """One visitor, one event, and what each destination must receive."""
+
+    name: str = Field(min_length=1)
+    why: str = Field(min_length=20)
+    #: what the CDN reports: ``DE`` (CF-IPCountry), ``US-CA`` (CF-IPCountry US and
+    #: CF-Region-Code CA), or null for no region header at all
+    region: str | None
+    gpc: bool = False
+    #: ``collect``: a purchase with PII POSTed to /collect; ``pixel``: GET /p.gif page_view
+    via: Literal["collect", "pixel"] = "collect"
+    consent: ConsentSpec = ConsentSpec()
+    #: the regime the region puts the visitor in (checked on the consent record)
+    regime: Literal["opt_in", "opt_out", "none"]
+    expect: dict[str, Expectation] = Field(min_length=1)
+    #: set only when the gateway disagrees and a human must decide (the reason says why)
+    xfail: str | None = None
+
+    @model_validator(mode="after")
+    def _pixel_signals(self) -> Scenario:
+        if self.via == "pixel":
+            extra = self.consent.model_fields_set - {"gcs", "gcd", "categories"}
+            if extra:
+                raise ValueError(f"a pixel hit carries only gcs, gcd and categories, not {extra}")
+        return self
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Read and validate one scenario file; raise ``ValueError`` naming every problem."""
+    source = read_yaml(path.read_text(encoding="utf-8"), str(path), {})
+    if source.problems:
+        raise ValueError(
+            "\n".join(f"{p.file}:{p.line}: {p.path}: {p.message}" for p in source.problems)
+        )
+    try:
+        return Scenario.model_validate(source.data)
+    except ValidationError as err:
+        raise ValueError(f"{path}: {err}") from err
+
+
+def scenario_files(directory: Path = CASES_DIR) -> list[Path]:
+    return sorted(directory.glob("*.yaml"))
+
+
+# -- what arrived ---------------------------------------------------------------------
+
+_MISSING = object()
+
+
+def lookup(data: Any, path: str) -> Any:
+    """The value at dotted ``path`` (list indices as numbers), or ``MISSING``."""
+    node = data
+    for part in path.split("."):
+        if isinstance(node, Mapping) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return _MISSING
+    return node
+
+
+def present(data: Any, path: str) -> bool:
+    return lookup(data, path) is not _MISSING
+
+
+# -- the shipped config, pointed at test endpoints --------------------------------------
+
+
+def derived_config(
+    directory: Path,
+    *,
+    queue_path: Path,
+    extra_destinations: Mapping[str, Mapping[str, Any]],
+    max_wait_ms: int = 0,
+) -> Path:
+    """The shipped config as written, except: the queue in ``queue_path``, every
+    destination's ``batch.max_wait_ms`` set to ``max_wait_ms``, and ``extra_destinations``
+    added. Interpolation (``${...}``) is left for the loader, as in production."""
+    data = yaml.safe_load(SHIPPED_CONFIG.read_text(encoding="utf-8"))
+    data["queue"]["path"] = str(queue_path)
+    for name, settings in extra_destinations.items():
+        if name in data["destinations"]:
+            raise ValueError(f"the shipped config already has a destination {name!r}")
+        data["destinations"][name] = dict(settings)
+    for settings in data["destinations"].values():
+        settings["batch"] = {**settings.get("batch", {}), "max_wait_ms": max_wait_ms}
+    path = directory / "gateway.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def same_policy(shipped: Config, derived: Config, added: set[str]) -> list[str]:
+    """Differences between two configs outside what ``derived_config`` changes (the queue
+    path, batching, the added destinations); empty when the policy is the shipped one."""
+
+    def cut(config: Config, drop: set[str]) -> dict[str, Any]:
+        data = config.model_dump(mode="json", round_trip=True)
+        data["queue"].pop("path")
+        for name in drop:
+            data["destinations"].pop(name)
+        for settings in data["destinations"].values():
+            settings.pop("batch")
+        return data
+
+    left, right = cut(shipped, set()), cut(derived, added)
+    return [key for key in sorted(set(left) | set(right)) if left.get(key) != right.get(key)]
+
+
+def load(path: Path, env: Mapping[str, str]) -> Config:
+    return load_config(str(path), env=env)
