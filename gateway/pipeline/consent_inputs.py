@@ -99,12 +99,12 @@ def read_inputs(
 
     usp_result: usp.UsPrivacy | SignalError | None = None
     usp_source = "consent.usp"
-    if usp_string is None and embedded is not None and embedded.applicable_uspv1 is not None:
-        usp_string, usp_source = embedded.applicable_uspv1, "consent.gpp section uspv1"
     if usp_string is not None:
         usp_result = usp.decode(usp_string)
         if isinstance(usp_result, SignalError):
             problems.append((usp_source, usp_result.reason))
+    elif embedded is not None and embedded.applicable_uspv1 is not None:
+        usp_result, usp_source = embedded.applicable_uspv1, "consent.gpp section uspv1"
 
     return ConsentInputs(
         categories=dict(categories),

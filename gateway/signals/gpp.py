@@ -70,11 +70,12 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Literal, TypeGuard
+from typing import Literal
 
+from gateway.signals import usp
 from gateway.signals.errors import SignalError
+from gateway.signals.usp import UsPrivacy
 
-UspFlag = Literal["Y", "N", "-"]
 OptOutKind = Literal["sale", "sharing", "targeted_advertising", "known_child"]
 
 _STANDARD = "gpp"
@@ -225,31 +226,6 @@ class UsSection:
 
 
 @dataclass(frozen=True, slots=True)
-class UspV1:
-    """Section 6: a valid version-1 US Privacy string, as ``gateway.signals.usp`` reads it."""
-
-    version: int
-    notice: UspFlag
-    opt_out_sale: UspFlag
-    lspa: UspFlag
-
-    @property
-    def applies(self) -> bool:
-        """False only for ``1---``: the publisher determined CCPA does not apply."""
-        return not (self.notice == self.opt_out_sale == self.lspa == "-")
-
-    @property
-    def opted_out(self) -> bool:
-        """Whether the visitor opted out of the sale of their personal information."""
-        return self.opt_out_sale == "Y"
-
-    @property
-    def text(self) -> str:
-        """The four characters, as ``gateway.signals.usp.decode`` takes them."""
-        return f"{self.version}{self.notice}{self.opt_out_sale}{self.lspa}"
-
-
-@dataclass(frozen=True, slots=True)
 class UndecodedSection:
     """A section kept but not read: no layout for its id or version. It grants nothing.
 
@@ -270,7 +246,7 @@ class GppSections:
     ids: tuple[int, ...]
     tcfeuv2: str | None = field(default=None, repr=False)
     """The raw TC string of section 2, for ``gateway.signals.tcf.decode``; not validated here."""
-    uspv1: UspV1 | None = None
+    uspv1: UsPrivacy | None = None
     us: tuple[UsSection, ...] = ()
     undecoded: tuple[UndecodedSection, ...] = ()
 
@@ -364,7 +340,7 @@ class GppString:
         return self.present.tcfeuv2
 
     @property
-    def uspv1(self) -> UspV1 | None:
+    def uspv1(self) -> UsPrivacy | None:
         """Section 6, if present."""
         return self.present.uspv1
 
@@ -389,9 +365,9 @@ class GppString:
         return self.applicable.tcfeuv2
 
     @property
-    def applicable_uspv1(self) -> str | None:
-        """Section 6's four characters if it is in force, for ``gateway.signals.usp``."""
-        return None if self.applicable.uspv1 is None else self.applicable.uspv1.text
+    def applicable_uspv1(self) -> UsPrivacy | None:
+        """Section 6 if it is in force."""
+        return self.applicable.uspv1
 
     def opt_outs(self, *, all_present: bool = False) -> dict[OptOutKind, str]:
         """``GppSections.opt_outs`` over the applicable sections, or all with ``all_present``."""
@@ -543,7 +519,7 @@ def _decode_sections(text: str) -> GppSections:
     if len(ids) != len(parts):
         raise _Malformed(_COUNT_MISMATCH)
     tcfeuv2: str | None = None
-    uspv1: UspV1 | None = None
+    uspv1: UsPrivacy | None = None
     us: list[UsSection] = []
     undecoded: list[UndecodedSection] = []
     for section_id, part in zip(ids, parts, strict=True):
@@ -573,23 +549,12 @@ def _check_tc_string(text: str) -> None:
         raise _Malformed("tcfeuv2 section is not a base64url TC string")
 
 
-def _is_usp_flag(char: str) -> TypeGuard[UspFlag]:
-    return char in _USP_FLAGS
-
-
-def _uspv1(text: str) -> UspV1:
-    """Section 6 by the rules of ``gateway.signals.usp`` (consent.md §3)."""
-    if len(text) != 4:
-        raise _Malformed("uspv1 section must be exactly 4 characters")
-    version, notice, opt_out_sale, lspa = text
-    if version != "1":
-        raise _Malformed("uspv1 section has an unsupported version")
-    if not (_is_usp_flag(notice) and _is_usp_flag(opt_out_sale) and _is_usp_flag(lspa)):
-        raise _Malformed("uspv1 section has a flag that is not Y, N or - (upper case)")
-    # "Opt-out of sale may never be unknown" where CCPA applies: '-' only as "1---".
-    if opt_out_sale == "-" and text != "1---":
-        raise _Malformed("uspv1 opt-out of sale is '-' although the string says CCPA applies")
-    return UspV1(1, notice, opt_out_sale, lspa)
+def _uspv1(text: str) -> UsPrivacy:
+    """Section 6, read by ``gateway.signals.usp`` (one set of rules for both forms)."""
+    result = usp.decode(text)
+    if isinstance(result, SignalError):
+        raise _Malformed(f"uspv1 section: {result.reason}")
+    return result
 
 
 def _values(bits: int, size: int, count: int, what: str) -> Sequence[int]:

@@ -25,13 +25,13 @@ from gateway.signals.errors import SignalError
 from gateway.signals.gpp import (
     PREFIXES,
     GppString,
-    UspV1,
     UsSection,
     decode,
     decode_header,
 )
 from gateway.signals.tcf import TcString
 from gateway.signals.tcf import decode as decode_tcf
+from gateway.signals.usp import UsPrivacy
 from tests.support.gpp_encode import (
     ALPHABET,
     Section,
@@ -47,6 +47,7 @@ from tests.support.gpp_encode import (
 )
 from tests.support.tcf_encode import encode_tc_string
 from tests.support.vectors import consent_vectors, vector_id, vector_ids
+from tests.unit.test_signals_usp import KNOWN_REASONS as USP_REASONS
 
 GPP_KINDS = ("gpp", "gpp_invalid", "gpp_header", "gpp_section_usnat", "gpp_section_usca")
 VECTORS = consent_vectors(*GPP_KINDS)
@@ -94,11 +95,9 @@ KNOWN_REASONS = frozenset(
         "number of sections does not match the header",
         "a GPP section is empty",
         "tcfeuv2 section is not a base64url TC string",
-        "uspv1 section must be exactly 4 characters",
-        "uspv1 section has an unsupported version",
-        "uspv1 section has a flag that is not Y, N or - (upper case)",
-        "uspv1 opt-out of sale is '-' although the string says CCPA applies",
     }
+    # section 6 is read by the US Privacy decoder, whose reasons it carries
+    | {f"uspv1 section: {reason}" for reason in USP_REASONS}
     | {f"{prefix} section {fault}" for prefix in _US_PREFIXES for fault in _SECTION_FAULTS}
     | {f"{prefix} sub-section {fault}" for prefix in _US_PREFIXES for fault in _SUBSECTION_FAULTS}
 )
@@ -366,7 +365,7 @@ def test_encode_gpp_round_trips_every_kind_of_section() -> None:
     tc_string = decode_tcf(result.tcfeuv2)
     assert isinstance(tc_string, TcString), tc_string
     assert tc_string.vendor_consents == {32, 755} and tc_string.purpose_li == {2}
-    assert result.uspv1 == UspV1(1, "Y", "Y", "N")
+    assert result.uspv1 == UsPrivacy(1, "Y", "Y", "N")
     nat, ca, va = result.us_sections
     assert (nat.version, nat.sale_opt_out, nat.gpc, nat.gpc_present) == (2, True, True, True)
     assert all(nat.sensitive_consent) and not nat.known_child
@@ -561,7 +560,7 @@ def test_uspv1_section() -> None:
     """Section 6 reads like a US Privacy string; ``Y`` in position 3 is an opt-out."""
     result = decode(encode_gpp({6: "1NYN"}))
     assert isinstance(result, GppString)
-    assert result.uspv1 == UspV1(1, "N", "Y", "N")
+    assert result.uspv1 == UsPrivacy(1, "N", "Y", "N")
     assert result.uspv1.opted_out and result.uspv1.applies and result.us_opt_out()
     not_applicable = decode(encode_gpp({6: "1---"}))
     assert isinstance(not_applicable, GppString) and not_applicable.uspv1 is not None
@@ -620,10 +619,16 @@ _LONG_FIB = base64url(f"{3:06b}{1:06b}{1:012b}0" + "01" * 17 + "1")
         ("DBACNY~~1YNN", "a GPP section is empty"),
         ("DBABM~C+SG", "tcfeuv2 section is not a base64url TC string"),
         ("DBABM~CPSG..YA", "tcfeuv2 section is not a base64url TC string"),
-        ("DBABTA~1YN", "uspv1 section must be exactly 4 characters"),
-        ("DBABTA~2YNN", "uspv1 section has an unsupported version"),
-        ("DBABTA~1yNN", "uspv1 section has a flag that is not Y, N or - (upper case)"),
-        ("DBABTA~1Y-N", "uspv1 opt-out of sale is '-' although the string says CCPA applies"),
+        ("DBABTA~1YN", "uspv1 section: US Privacy string must be exactly 4 characters"),
+        (
+            "DBABTA~2YNN",
+            "uspv1 section: unsupported US Privacy version; only version 1 is specified",
+        ),
+        ("DBABTA~1yNN", "uspv1 section: notice flag is not one of Y, N, - (upper case)"),
+        (
+            "DBABTA~1Y-N",
+            "uspv1 section: opt-out of sale is '-' although the string says CCPA applies",
+        ),
         ("DBABLA~.QA", "usnat section is empty"),
         ("DBABLA~BVVq+AEABCA", "usnat section is not base64url"),
         ("DBABLA~" + _TRUNCATED_V1, "usnat section is truncated"),
@@ -769,12 +774,12 @@ def test_applicable_raw_signals() -> None:
     assert isinstance(every, GppString)
     assert every.applicable_ids == _ALL
     assert every.applicable_tcfeuv2 == _TC
-    assert every.applicable_uspv1 == "1YNN"
+    assert every.applicable_uspv1 == UsPrivacy(1, "Y", "N", "N")
     usnat = decode(_MIXED, [7])
     assert isinstance(usnat, GppString)
     assert usnat.applicable_ids == (7,)
     assert usnat.applicable_tcfeuv2 is None and usnat.applicable_uspv1 is None
-    assert usnat.tcfeuv2 == _TC and usnat.uspv1 == UspV1(1, "Y", "N", "N")
+    assert usnat.tcfeuv2 == _TC and usnat.uspv1 == UsPrivacy(1, "Y", "N", "N")
 
 
 # --- properties ----------------------------------------------------------------------------------
