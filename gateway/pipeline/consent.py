@@ -212,13 +212,18 @@ def _decide(
     ]
     by_vendor: dict[int | None, dict[str, bool]] = {}
     explicit_deny: set[str] = set()
+    # the vendor-independent votes are the same for every vendor: read them once
+    general = {
+        purpose.name: [
+            v for read in GENERAL_READERS if (v := read(inputs, purpose, None)) is not None
+        ]
+        for purpose in policy.purposes.values()
+    }
     for vendor in policy.vendor_ids:
         granted: dict[str, bool] = {}
         for purpose in policy.purposes.values():
-            votes = [
-                v
-                for read in (*GENERAL_READERS, *VENDOR_READERS)
-                if (v := read(inputs, purpose, vendor)) is not None
+            votes = general[purpose.name] + [
+                v for read in VENDOR_READERS if (v := read(inputs, purpose, vendor)) is not None
             ]
             verdict, reasons = _combine(purpose.name, votes, regime, regime_rule)
             granted[purpose.name] = verdict
@@ -236,8 +241,8 @@ def _decide(
         for name, terms in policy.terms.items()
     }
     storage: Storage = "unknown"
-    general = by_vendor[None]
-    if all(general.get(p, False) for p in policy.storage_requires):
+    no_vendor = by_vendor[None]
+    if all(no_vendor.get(p, False) for p in policy.storage_requires):
         storage = "granted"
     elif any(p in explicit_deny for p in policy.storage_requires):
         storage = "denied"
@@ -247,7 +252,7 @@ def _decide(
     )
     return ConsentResult(
         regime,
-        general,
+        no_vendor,
         verdicts,
         storage,
         describe(inputs, vendors),

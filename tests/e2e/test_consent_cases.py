@@ -32,6 +32,7 @@ from gateway import consent_records, logs
 from gateway.app import create_app
 from gateway.consent_records import Query
 from gateway.endpoints.pixel import GIF
+from tests.support.configs import GOOGLE_STAND_IN
 from tests.support.consent_cases import (
     SHIPPED_CONFIG,
     Scenario,
@@ -50,21 +51,12 @@ from tests.support.server import serve
 SECRET = "case-secret-0123456789abcdef"
 PIXEL_ID = "1234567890"
 ACCESS_TOKEN = "EAAcasetoken-do-not-leak-123"
-WEBHOOK_SECRET = "webhook-secret-0123456789"
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) ConsentCases/1.0"
 CLIENT_IP = "203.0.113.7"
 DRAIN_TIMEOUT_SECS = 10.0
 
-#: the GA4 stand-in: what the ga4_mp destination is expected to be configured with
 GOOGLE = {
-    "type": "webhook",
-    "requires": ["analytics"],
-    "tcf_vendor_id": 755,
-    "restrictions": {
-        "ad_user_data": ["ad_user_data"],
-        "ad_personalization": ["ad_personalization"],
-    },
-    "secret": WEBHOOK_SECRET,
+    **GOOGLE_STAND_IN,
     "retry": {"max_attempts": 3, "initial_backoff_secs": 0.05, "max_backoff_secs": 0.2},
 }
 

@@ -12,6 +12,19 @@ SECRET = "test-secret-0123456789abcdef"
 TOKEN = "EAAtesttoken-do-not-leak-123"
 PIXEL = "1234567890"
 
+#: a TCF-vendor destination standing in for GA4 (Google is vendor 755) until ga4_mp
+#: lands: what the ga4 destination of the shipped config is expected to declare
+GOOGLE_STAND_IN: dict[str, Any] = {
+    "type": "webhook",
+    "requires": ["analytics"],
+    "tcf_vendor_id": 755,
+    "restrictions": {
+        "ad_user_data": ["ad_user_data"],
+        "ad_personalization": ["ad_personalization"],
+    },
+    "secret": "webhook-secret-0123456789",
+}
+
 
 def base_config(queue_path: Path, meta_endpoint: str = "http://127.0.0.1:9") -> dict[str, Any]:
     """A valid config as a dict: one Meta destination, fast batching and retries."""

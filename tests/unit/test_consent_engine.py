@@ -17,24 +17,13 @@ from gateway.config.loader import load_config
 from gateway.event import Consent
 from gateway.pipeline.consent import ConsentResult, evaluate
 from gateway.request_context import RequestContext
-from tests.support.configs import SECRET
+from tests.support.configs import GOOGLE_STAND_IN, SECRET
 from tests.support.gpp_encode import UsNat, encode_gpp
 from tests.support.tcf_encode import NOT_ALLOWED, encode_tc_string
 
 SHIPPED = Path(__file__).resolve().parents[2] / "config" / "gateway.yaml"
 
-#: a stand-in for a TCF-vendor destination (Google is vendor 755) until ga4_mp lands
-GOOGLE = {
-    "type": "webhook",
-    "requires": ["analytics"],
-    "tcf_vendor_id": 755,
-    "restrictions": {
-        "ad_user_data": ["ad_user_data"],
-        "ad_personalization": ["ad_personalization"],
-    },
-    "url": "http://127.0.0.1:9/hook",
-    "secret": "hook-secret-0123456789",
-}
+GOOGLE = {**GOOGLE_STAND_IN, "url": "http://127.0.0.1:9/hook"}
 
 
 @pytest.fixture(scope="module")
