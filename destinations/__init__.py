@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from destinations import meta_capi, webhook
+from destinations import ga4_mp, meta_capi, tiktok_events, webhook
 from destinations.base import Destination, HttpDestination
 
 
@@ -22,6 +22,8 @@ def build_registry(*adapters: type[HttpDestination]) -> Mapping[str, type[HttpDe
     return registry
 
 
-REGISTRY = build_registry(meta_capi.MetaCapi, webhook.Webhook)
+REGISTRY = build_registry(
+    meta_capi.MetaCapi, ga4_mp.Ga4Mp, tiktok_events.TiktokEvents, webhook.Webhook
+)
 
 __all__ = ["REGISTRY", "Destination", "build_registry"]

@@ -4,12 +4,19 @@ An adapter is one module named like its YAML ``type``. It declares:
 
 - ``Settings``: a pydantic model (secrets as ``SecretStr``) extending ``DestinationSettings``;
 - ``FIELDS``: the allow-list of governed-event paths that may leave, and how (``raw``,
-  ``hashed`` with a PII recipe, or ``never``). A path it does not declare never leaves;
+  ``hashed`` with a PII recipe, ``normalized`` by a recipe but unhashed where the
+  platform documents that, or ``never``). A path it does not declare never leaves;
   policy can only narrow it;
 - ``max_batch_size``: the platform's documented limit of events per request;
+- ``EVENT_NAMES``: the platform's names for the gateway's (GA4-style) event names;
+  operators override them with ``event_names`` and choose with ``unknown_events``
+  whether an event without a mapping goes as a custom event or is dropped;
 - ``encode(batch) -> Encoded``: pure; builds requests, and rejects events the platform
   would refuse (each with a reason) so that one bad event never fails a whole batch;
-- ``classify(response) -> SendResult``: pure; ok, retry (with ``Retry-After``) or permanent.
+  what it had to change to fit the platform's limits is a remark, never silent;
+- ``classify(response) -> SendResult``: pure; ok, retry (with ``Retry-After``) or permanent;
+- ``test_settings(code)``: the settings that send through the platform's test path
+  (``gateway test-destination``).
 
 ``HttpDestination.send`` is the thin part that does I/O: one request over the shared
 client, transport errors and timeouts classified as retryable.
@@ -21,15 +28,22 @@ import email.utils
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Protocol, TypedDict
+from typing import Annotated, Any, ClassVar, Literal, Protocol, Self, TypedDict
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StringConstraints,
+    field_validator,
+)
 
 from gateway.pii import META, Recipe
 
 Outcome = Literal["ok", "retry", "permanent"]
-Treatment = Literal["raw", "hashed", "never"]
+Treatment = Literal["raw", "hashed", "normalized", "never"]
 
 
 class StrictModel(BaseModel):
@@ -61,6 +75,9 @@ class TimeoutSettings(StrictModel):
 
 
 Restriction = Literal["ad_user_data", "ad_personalization", "limited_data_use"]
+#: a gateway event name, as the event model allows it
+EventName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_ .:-]{0,99}$")]
+PlatformEventName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
 class Restrictions(StrictModel):
@@ -86,6 +103,11 @@ class DestinationSettings(StrictModel):
     #: the destination's IAB TCF vendor id (Google is 755): a TC string must consent for it
     tcf_vendor_id: int | None = Field(None, ge=1, le=65_535)
     restrictions: Restrictions = Restrictions()
+    #: gateway event name -> the platform's, over the adapter's shipped defaults
+    event_names: dict[EventName, PlatformEventName] = {}
+    #: an event with no mapping: ``send`` it under its own name (a custom event), or
+    #: ``drop`` it for this destination (recorded as a decision, never silent)
+    unknown_events: Literal["send", "drop"] = "send"
     enabled: bool = True
     batch: BatchSettings = BatchSettings()
     retry: RetrySettings = RetrySettings()
@@ -186,6 +208,13 @@ def hashed(recipe: Recipe = META) -> FieldRule:
     return FieldRule("hashed", recipe)
 
 
+def normalized(recipe: Recipe) -> FieldRule:
+    """A field that leaves normalized by ``recipe`` but unhashed: only for the coarse
+    address parts a platform documents as unhashed (GA4's city, region, postal code and
+    country); the conformance suite holds every adapter to that."""
+    return FieldRule("normalized", recipe)
+
+
 @dataclass(frozen=True, slots=True)
 class OutboundRequest:
     """One HTTP request an adapter wants sent, and the queue items it carries."""
@@ -206,11 +235,27 @@ class Rejection:
 
 
 @dataclass(frozen=True, slots=True)
+class Remark:
+    """A change ``encode`` made to fit the platform (a name sanitized, a value cut).
+
+    ``rule`` is a stable id (``ga4.param_value_length``) for logs and metrics; ``path``
+    names the field, never its value.
+    """
+
+    item_id: int
+    path: str
+    action: str
+    rule: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Encoded:
-    """What ``encode`` produced: requests to send and events refused up front."""
+    """What ``encode`` produced: requests to send, events refused up front, and remarks."""
 
     requests: list[OutboundRequest]
     rejected: list[Rejection] = field(default_factory=list)
+    remarks: list[Remark] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,13 +266,10 @@ class EncodedEvent:
     payload: dict[str, Any]
 
 
-def encode_batches(
-    batch: Sequence[QueuedEvent],
-    encode_one: Callable[[QueuedEvent], EncodedEvent | Rejection],
-    size: int,
-    make_request: Callable[[list[EncodedEvent]], OutboundRequest],
-) -> Encoded:
-    """Encode each event, set rejections aside, and group the rest into requests of ``size``."""
+def encode_events(
+    batch: Sequence[QueuedEvent], encode_one: Callable[[QueuedEvent], EncodedEvent | Rejection]
+) -> tuple[list[EncodedEvent], list[Rejection]]:
+    """Encode each event; the accepted ones in order, and the rejections."""
     accepted: list[EncodedEvent] = []
     rejected: list[Rejection] = []
     for item in batch:
@@ -236,6 +278,17 @@ def encode_batches(
             rejected.append(result)
         else:
             accepted.append(result)
+    return accepted, rejected
+
+
+def encode_batches(
+    batch: Sequence[QueuedEvent],
+    encode_one: Callable[[QueuedEvent], EncodedEvent | Rejection],
+    size: int,
+    make_request: Callable[[list[EncodedEvent]], OutboundRequest],
+) -> Encoded:
+    """Encode each event, set rejections aside, and group the rest into requests of ``size``."""
+    accepted, rejected = encode_events(batch, encode_one)
     requests = [make_request(accepted[i : i + size]) for i in range(0, len(accepted), size)]
     return Encoded(requests, rejected)
 
@@ -294,6 +347,9 @@ class Destination(Protocol):
     def missing_credentials(self) -> list[str]:
         """Names of required settings that are empty; the destination is not sent to."""
 
+    def event_name(self, name: str) -> str | None:
+        """The platform's name for gateway event ``name``; None when it is not sent."""
+
     def batch_size(self) -> int:
         """Events per request: the configured size, bounded by the platform's limit."""
 
@@ -313,10 +369,36 @@ class HttpDestination:
     max_batch_size: ClassVar[int]
     #: settings that must be non-empty for the destination to be sent to
     CREDENTIALS: ClassVar[tuple[str, ...]] = ()
+    #: the platform's names for the gateway's event names (shipped defaults)
+    EVENT_NAMES: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, name: str, settings: DestinationSettings) -> None:
         self.name = name
         self.settings = settings
+        self._event_names = {**self.EVENT_NAMES, **settings.event_names}
+
+    def event_name(self, name: str) -> str | None:
+        """The platform's name for ``name``: the operator's mapping, else the shipped one,
+        else ``name`` itself as a custom event unless ``unknown_events`` is ``drop``."""
+        mapped = self._event_names.get(name)
+        if mapped is not None:
+            return mapped
+        return name if self.settings.unknown_events == "send" else None
+
+    def test_settings(self, test_event_code: str | None) -> dict[str, Any]:
+        """Settings overrides that send through the platform's test path.
+
+        Raises ValueError, with what the operator must do, when the platform has none
+        that this adapter can use. The default: no test path, the event is sent as is.
+        """
+        return {}
+
+    def for_testing(self, test_event_code: str | None = None) -> Self:
+        """A copy of this adapter that sends through the platform's test path."""
+        overrides = self.test_settings(test_event_code)
+        # validated like the config, so a malformed test code is refused here too
+        raw = {**self.settings.model_dump(), **overrides}
+        return type(self)(self.name, type(self.settings).model_validate(raw))
 
     def missing_credentials(self) -> list[str]:
         missing = []

@@ -95,6 +95,7 @@ class MetaCapi(HttpDestination):
     Settings = Settings
     max_batch_size = 1000
     CREDENTIALS = ("pixel_id", "access_token")
+    EVENT_NAMES = EVENT_NAMES
     FIELDS: ClassVar[Mapping[str, FieldRule]] = {
         "event": RAW,
         "event_id": RAW,
@@ -151,7 +152,9 @@ class MetaCapi(HttpDestination):
             return Rejection(
                 item.id, "no page url (event_source_url is required for website events)"
             )
-        name = EVENT_NAMES.get(ev["event"], ev["event"])
+        name = self.event_name(ev["event"])
+        if name is None:
+            return Rejection(item.id, "no event name mapping (unknown_events: drop)")
         custom = custom_data(ev.get("properties", {}))
         if name == "Purchase" and ("value" not in custom or "currency" not in custom):
             return Rejection(item.id, "Purchase without value and currency")

@@ -26,6 +26,7 @@ from destinations.base import (
     HttpDestination,
     OutboundRequest,
     QueuedEvent,
+    Rejection,
     base_url,
     encode_batches,
     hashed,
@@ -97,10 +98,16 @@ class Webhook(HttpDestination):
         now = int(time.time() * 1000) if now_ms is None else now_ms
         return encode_batches(
             batch,
-            lambda item: EncodedEvent(item.id, dict(item.event)),
+            lambda item: self._event(item),
             self.batch_size(),
             lambda events: self._request(events, now // 1000),
         )
+
+    def _event(self, item: QueuedEvent) -> EncodedEvent | Rejection:
+        name = self.event_name(item.event["event"])
+        if name is None:
+            return Rejection(item.id, "no event name mapping (unknown_events: drop)")
+        return EncodedEvent(item.id, {**item.event, "event": name})
 
     def _request(self, events: list[EncodedEvent], timestamp: int) -> OutboundRequest:
         body = orjson.dumps({"events": [e.payload for e in events]})

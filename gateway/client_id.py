@@ -17,7 +17,18 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, hmac
 
 CLIENT_ID = re.compile(r"^[0-9]{1,10}\.[0-9]{10}$")
+#: the value of Google's ``_ga`` cookie: ``GA1.<domain depth>.<client id>``
+_GA_COOKIE = re.compile(r"^GA1\.[0-9]{1,2}\.([0-9]{1,10}\.[0-9]{10})$")
 _DOMAIN = b"gateway-client-id-v1:"
+
+
+def from_page(value: str) -> str | None:
+    """A client id the page sent, as the gateway's form: one of ours, or the id inside a
+    ``_ga`` cookie value (so GA4 sees the same visitor as the site's gtag); else None."""
+    if CLIENT_ID.match(value):
+        return value
+    match = _GA_COOKIE.match(value)
+    return match.group(1) if match else None
 
 
 def new_client_id(now_s: int) -> str:

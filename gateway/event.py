@@ -63,6 +63,8 @@ class Ids(_Model):
     """Identifiers from cookies and click ids."""
 
     client_id: Id | None = None
+    #: the page's analytics session (GA4's ``ga_session_id``: session start, Unix seconds)
+    session_id: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,20}$")] | None = None
     fbp: Id | None = None
     fbc: Id | None = None
     ttp: Id | None = None

@@ -74,6 +74,10 @@ def _outcome(outcome: Outcome, policy: Policy) -> dict[str, Any]:
             encoded = destination.encode([item], now_ms=int(time.time() * 1000))
             entry["requests"] = [_request(r, destination) for r in encoded.requests]
             entry["rejected"] = [r.reason for r in encoded.rejected]
+            entry["fitted"] = [
+                {"path": r.path, "action": r.action, "rule": r.rule, "reason": r.reason}
+                for r in encoded.remarks
+            ]
         destinations[name] = entry
     return {
         "event": ingested.event.event,
@@ -136,6 +140,8 @@ def render(explanation: dict[str, Any]) -> str:
                 lines.append(f"    note: {note}")
             for reason in dest.get("rejected", []):
                 lines.append(f"    would be dead-lettered: {reason}")
+            for f in dest.get("fitted", []):
+                lines.append(f"    fitted: {f['path']} {f['action']} ({f['rule']}: {f['reason']})")
             for r in dest.get("requests", []):
                 lines.append(f"    {r['method']} {r['url']}")
                 lines += [f"    {k}: {v}" for k, v in r["headers"].items()]

@@ -88,6 +88,13 @@ class Metrics:
             ["destination", "outcome"],
             registry=r,
         )
+        self.fitted = Counter(
+            "gateway_delivery_fitted",
+            "Changes an adapter made to fit a platform's limits (a name renamed, a value "
+            "cut), by rule",
+            ["destination", "rule"],
+            registry=r,
+        )
         self.request_seconds = Histogram(
             "gateway_delivery_request_seconds",
             "Outbound request duration",

@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import Counter
 from collections.abc import Sequence
 
 import httpx
 import structlog
 
-from destinations.base import HttpDestination, QueuedEvent, SendResult
+from destinations.base import HttpDestination, QueuedEvent, Remark, SendResult
 from gateway.delivery.retry import backoff_secs, exhausted
 from gateway.errors import QueueError
 from gateway.metrics import Metrics
@@ -102,6 +103,7 @@ class DestinationWorker:
 
     async def _send(self, items: list[QueuedEvent], unsettled: dict[int, QueuedEvent]) -> None:
         encoded = self.destination.encode(items, now_ms=_now_ms())
+        self._note_remarks(encoded.remarks)
         for rejection in encoded.rejected:
             await self._dead([unsettled.pop(rejection.item_id)], f"rejected: {rejection.reason}")
         for request in encoded.requests:
@@ -111,6 +113,15 @@ class DestinationWorker:
             self.metrics.requests.labels(self.name, result.outcome).inc()
             sent = [unsettled.pop(i) for i in request.item_ids if i in unsettled]
             await self._settle(sent, result, unsettled)
+
+    def _note_remarks(self, remarks: Sequence[Remark]) -> None:
+        """Count and log what the adapter changed to fit the platform: never silent."""
+        if not remarks:
+            return
+        by_rule = Counter(remark.rule for remark in remarks)
+        for rule, count in by_rule.items():
+            self.metrics.inc(self.metrics.fitted, self.name, rule, amount=count)
+        log.info("delivery_fitted", destination=self.name, rules=dict(by_rule))
 
     async def _settle(
         self, items: list[QueuedEvent], result: SendResult, unsettled: dict[int, QueuedEvent]

@@ -10,10 +10,12 @@ from gateway.pii.normalize import (
     normalize_postal_code,
     normalize_text,
 )
-from gateway.pii.recipes import META, HashAction, HashedValue, PiiField, Recipe
+from gateway.pii.recipes import GA4, META, TIKTOK, HashAction, HashedValue, PiiField, Recipe
 
 __all__ = [
+    "GA4",
     "META",
+    "TIKTOK",
     "HashAction",
     "HashedValue",
     "Normalizer",

@@ -9,6 +9,7 @@ phone rule uses it.
 """
 
 import re
+import unicodedata
 from functools import lru_cache
 from typing import Protocol
 
@@ -28,6 +29,9 @@ _NON_ASCII_LETTERS = re.compile(r"[^a-z]")
 _COUNTRY_ALIASES = {"uk": "gb"}
 _POSSIBLE = phonenumbers.ValidationResult.IS_POSSIBLE
 _INTERNATIONAL = re.compile(r"\+([1-9][0-9]{6,14})")
+# Google's address rule: postal codes lose "." and "~" only.
+_GOOGLE_POSTAL_NOISE = re.compile(r"[.~]")
+_GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
 
 
 class Normalizer(Protocol):
@@ -158,3 +162,62 @@ def normalize_country(value: str) -> str | None:
         return str(pycountry.countries.lookup(stripped).alpha_2).lower()
     except LookupError:
         return None
+
+
+def normalize_trimmed(value: str, *, country: str | None = None) -> str | None:
+    """Trim only, case kept (TikTok's ``external_id``: its own template does no more)."""
+    return value.strip()
+
+
+def normalize_google_email(value: str, *, country: str | None = None) -> str | None:
+    """Google's rule: trim, lowercase, delete all whitespace, and for ``gmail.com`` and
+    ``googlemail.com`` delete every ``.`` before the ``@``; None unless ``x@y.z``.
+
+    The plus-tag rule of Google's newer Data Manager API is not applied: the Measurement
+    Protocol page names only the dots (destinations.md §2.4).
+    """
+    text = _WHITESPACE.sub("", value.lower())
+    if not _EMAIL.fullmatch(text):
+        return None
+    local, _, domain = text.rpartition("@")
+    if domain in _GMAIL_DOMAINS:
+        local = local.replace(".", "")
+    return f"{local}@{domain}" if local else None
+
+
+def normalize_e164(value: str, *, country: str | None = None) -> str | None:
+    """The phone number in E.164 with its ``+`` (Google, TikTok), or None.
+
+    Unlike ``normalize_phone`` there is no digits-only fallback: a national number with
+    no calling code and no ``country`` to supply one would get another country's code
+    from a bare ``+`` (``(650) 555-1212`` as ``+6505551212``, Singapore).
+    """
+    text = value.strip().lower()
+    compact = _PHONE_SYMBOLS.sub("", text)
+    candidate = "+" + compact[2:] if compact.startswith("00") else text
+    digits = _international_digits(_PHONE_SYMBOLS.sub("", candidate))
+    if digits is None:
+        digits = _valid_e164_digits(candidate, country)
+    return None if digits is None else "+" + digits
+
+
+def normalize_letters(value: str, *, country: str | None = None) -> str | None:
+    """Google's rule for names, city and region: delete digits and symbols, lowercase, trim.
+
+    Letters of any script (and their combining accents) and spaces are kept, so
+    ``O'Neil`` is ``oneil`` and ``Saint-Étienne`` is ``saintétienne``.
+    """
+    kept = "".join(c for c in value.lower() if c.isspace() or unicodedata.category(c)[0] in "LM")
+    # to the letter: inner spaces stay as they are, only the ends are trimmed
+    return kept.strip()
+
+
+def normalize_google_postal_code(value: str, *, country: str | None = None) -> str | None:
+    """Google's rule for postal codes: delete ``.`` and ``~``, trim (ZIP+4 is kept)."""
+    return _GOOGLE_POSTAL_NOISE.sub("", value).strip()
+
+
+def normalize_country_upper(value: str, *, country: str | None = None) -> str | None:
+    """ISO 3166-1 alpha-2 in upper case, as Google's samples send it (``US``), or None."""
+    code = normalize_country(value)
+    return None if code is None else code.upper()

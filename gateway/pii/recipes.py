@@ -36,14 +36,20 @@ from gateway.pii.hashing import is_sha256_hex, sha256_hex
 from gateway.pii.normalize import (
     Normalizer,
     normalize_country,
+    normalize_country_upper,
+    normalize_e164,
     normalize_email,
+    normalize_google_email,
+    normalize_google_postal_code,
+    normalize_letters,
     normalize_phone,
     normalize_place,
     normalize_postal_code,
     normalize_text,
+    normalize_trimmed,
 )
 
-HashAction = Literal["hashed", "passed_prehashed", "dropped"]
+HashAction = Literal["hashed", "passed_prehashed", "normalized", "dropped"]
 
 
 class PiiField(StrEnum):
@@ -72,6 +78,9 @@ class HashedValue(NamedTuple):
 
 
 _HASHED_REASONS = {field: f"sha256 of normalized {field.value}" for field in PiiField}
+_PLAIN_REASONS = {
+    field: f"normalized {field.value}, unhashed as the platform documents" for field in PiiField
+}
 _EMPTY = HashedValue(None, "dropped", "empty after normalization")
 _NOT_UNICODE = HashedValue(None, "dropped", "not valid unicode text")
 _INVALID_REASONS: Mapping[PiiField, str] = MappingProxyType(
@@ -85,31 +94,43 @@ _INVALID_REASONS: Mapping[PiiField, str] = MappingProxyType(
 
 @dataclass(frozen=True, slots=True)
 class Recipe:
-    """A platform's hashing recipe: the normalization rule for each PII field."""
+    """A platform's hashing recipe: the normalization rule for each PII field.
+
+    Values are trimmed and lowercased before their rule, except the ``keep_case`` fields,
+    which are only trimmed.
+    """
 
     name: str
     normalizers: Mapping[PiiField, Normalizer]
+    keep_case: frozenset[PiiField] = frozenset()
 
-    def apply(self, field: PiiField, raw: str, *, country: str | None = None) -> HashedValue:
+    def apply(
+        self, field: PiiField, raw: str, *, country: str | None = None, hashed: bool = True
+    ) -> HashedValue:
         """Normalize and hash ``raw`` as ``field``; never raises for any text input.
 
         ``country`` is the visitor's raw country hint (or a configured default); only the
-        phone rule uses it, to resolve national numbers. Raises KeyError if the recipe has
-        no rule for ``field``.
+        phone rule uses it, to resolve national numbers. With ``hashed=False`` the
+        normalized value itself is returned (GA4's address parts, which Google documents
+        as unhashed). Raises KeyError if the recipe has no rule for ``field``.
         """
         normalize = self.normalizers[field]
-        cleaned = raw.strip().lower()
+        cleaned = raw.strip()
+        if field not in self.keep_case:
+            cleaned = cleaned.lower()
         if not cleaned:
             return _EMPTY
         if not cleaned.isascii() and not _is_utf8_encodable(cleaned):
             return _NOT_UNICODE
-        if len(cleaned) == 64 and is_sha256_hex(cleaned):
-            return HashedValue(cleaned, "passed_prehashed", "already a sha256 hex digest")
+        if hashed and len(cleaned) == 64 and is_sha256_hex(cleaned.lower()):
+            return HashedValue(cleaned.lower(), "passed_prehashed", "already a sha256 hex digest")
         normalized = normalize(cleaned, country=country)
         if normalized is None:
             return HashedValue(None, "dropped", _INVALID_REASONS.get(field, "invalid value"))
         if not normalized:
             return _EMPTY
+        if not hashed:
+            return HashedValue(normalized, "normalized", _PLAIN_REASONS[field])
         return HashedValue(sha256_hex(normalized), "hashed", _HASHED_REASONS[field])
 
 
@@ -144,3 +165,47 @@ META = Recipe(
     ),
 )
 """Meta Conversions API ``user_data`` recipe (see the module docstring for the decisions)."""
+
+GA4 = Recipe(
+    name="ga4",
+    normalizers=MappingProxyType(
+        {
+            PiiField.EMAIL: normalize_google_email,
+            PiiField.PHONE: normalize_e164,
+            PiiField.FIRST_NAME: normalize_letters,
+            PiiField.LAST_NAME: normalize_letters,
+            PiiField.CITY: normalize_letters,
+            PiiField.REGION: normalize_letters,
+            PiiField.POSTAL_CODE: normalize_google_postal_code,
+            PiiField.COUNTRY: normalize_country_upper,
+            PiiField.EXTERNAL_ID: normalize_text,
+        }
+    ),
+)
+"""GA4 Measurement Protocol ``user_data`` recipe (destinations.md §2.4).
+
+Google's rules: emails lose whitespace and, at gmail.com / googlemail.com, the dots of
+the local part; phones are E.164 with ``+``; names, city and region lose digits and
+symbols. City, region, postal code and country are sent normalized but unhashed, as
+Google documents; the adapter asks for that with ``normalized(GA4)``. ``external_id``
+becomes GA4's ``user_id`` as its SHA-256, so a CRM id never leaves raw.
+"""
+
+TIKTOK = Recipe(
+    name="tiktok",
+    normalizers=MappingProxyType(
+        {
+            PiiField.EMAIL: normalize_email,
+            PiiField.PHONE: normalize_e164,
+            PiiField.EXTERNAL_ID: normalize_trimmed,
+        }
+    ),
+    keep_case=frozenset({PiiField.EXTERNAL_ID}),
+)
+"""TikTok Events API ``user`` recipe (destinations.md §3.2-3.3).
+
+Email is trimmed and lowercased (TikTok's own template); phone is E.164 with ``+`` (what
+Segment and Amperity send; TikTok's template leaves formatting to the caller);
+``external_id`` is only trimmed, its case kept, as TikTok's template does. TikTok
+documents no other user fields, so the recipe has no rule for them.
+"""

@@ -2,7 +2,8 @@
 
 The adapter's ``FIELDS`` is the allow-list: a path it does not declare, or declares
 ``never``, is dropped; a ``hashed`` path leaves only as the SHA-256 of its normalized
-value; ``user`` fields are never passed raw, whatever an adapter declares. Email
+value, a ``normalized`` one as its normalized value (GA4's unhashed address parts);
+``user`` fields are never passed raw, whatever an adapter declares. Email
 addresses found in any raw text that leaves (a page URL with ``?email=``, a custom
 property) are replaced by ``redacted``: the fixed floor under the configurable scrubbing
 rules. Every change is a remark (field path, action, rule, reason), never the value.
@@ -33,7 +34,12 @@ _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)
 EMAIL_RULE = "govern.email_in_text"
 #: browser and click ids that identify a visitor to an ad platform
 _AD_IDS = frozenset({"fbp", "fbc", "ttp", "ttclid", "gclid"})
-_HASH_ACTIONS = {"hashed": "hash", "passed_prehashed": "pass_hashed", "dropped": "drop"}
+_HASH_ACTIONS = {
+    "hashed": "hash",
+    "passed_prehashed": "pass_hashed",
+    "normalized": "normalize",
+    "dropped": "drop",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +81,8 @@ def source_fields(
     """Everything known about the event, by section, before any destination's cut."""
     event = ingested.event
     data = event.model_dump(exclude_none=True, exclude={"event", "event_id", "timestamp"})
-    ids = data.get("ids", {})
-    if identity.source == "cookie" or "client_id" not in ids:
-        ids["client_id"] = identity.client_id
+    # the settled identity, never a malformed id the page sent (GA4 needs its own form)
+    ids = {**data.get("ids", {}), "client_id": identity.client_id}
     context = {"ip": ctx.client_ip, "user_agent": ctx.user_agent, "region": ctx.region}
     return {
         "": {
@@ -158,7 +163,7 @@ def govern(
                         )
                     )
                 continue
-            if section == "user" or rule.treatment == "hashed":
+            if section == "user" or rule.treatment in ("hashed", "normalized"):
                 digest = _hash(section, key, value, rule, country_hint, name, rule_id, remarks)
                 if digest is not None:
                     target[key] = digest
@@ -233,7 +238,9 @@ def _hash(
                 )
             )
         return None
-    result = rule.recipe.apply(field, str(value), country=country_hint)
+    result = rule.recipe.apply(
+        field, str(value), country=country_hint, hashed=rule.treatment != "normalized"
+    )
     if remarks is not None:
         remarks.append(
             Decision(

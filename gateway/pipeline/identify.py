@@ -1,7 +1,8 @@
 """Identify: settle who the visitor is, once per request.
 
 The signed first-party cookie wins; without a valid one, a well-formed client id the
-page sent is adopted; otherwise a new id is made. Whether the cookie is then set,
+page sent (one of ours, or the id in a ``_ga`` cookie value) is adopted; otherwise a new
+id is made. Every destination gets that one id as ``ids.client_id``. Whether the cookie is then set,
 refreshed or cleared is the consent stage's call (storage consent), not this stage's.
 """
 
@@ -36,7 +37,7 @@ def identify(
         decisions.append(
             Decision("identify", "cookie", "ignore", "identity.secret", "signature does not verify")
         )
-    page_id = events[0].event.ids.client_id if events else None
-    if page_id is not None and client_id.CLIENT_ID.match(page_id):
+    sent = events[0].event.ids.client_id if events else None
+    if sent is not None and (page_id := client_id.from_page(sent)) is not None:
         return Identity(page_id, "page", tuple(decisions))
     return Identity(client_id.new_client_id(now_s), "new", tuple(decisions))

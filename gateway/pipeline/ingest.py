@@ -129,6 +129,7 @@ PIXEL_FIELDS: Mapping[str, tuple[str, ...]] = {
     "dr": ("page", "referrer"),
     "dt": ("page", "title"),
     "cid": ("ids", "client_id"),
+    "sid": ("ids", "session_id"),
     "gcs": ("consent", "gcs"),
     "gcd": ("consent", "gcd"),
 }
@@ -139,9 +140,9 @@ def pixel_event(params: list[tuple[str, str]]) -> dict[str, Any]:
     """Build a raw event from pixel query parameters.
 
     ``e`` (event), ``eid``, ``ts`` (epoch ms), ``dl``/``dr``/``dt`` (page url, referrer,
-    title), ``cid`` (client id), ``gcs``/``gcd`` (consent mode, as Google's tags send it),
-    ``c.<category>=1|0`` (consent categories); any other
-    parameter becomes a string property (``utm_source`` and the like).
+    title), ``cid`` (client id), ``sid`` (session id), ``gcs``/``gcd`` (consent mode, as
+    Google's tags send it), ``c.<category>=1|0`` (consent categories); any other parameter
+    becomes a string property (``utm_source`` and the like).
     """
     if len(params) > MAX_PIXEL_PARAMS:
         raise InputError("too many query parameters", [InputDetail((), "at most 50")])

@@ -11,15 +11,21 @@ Layout sources, all as summarised in ``../shared/reference/consent.md``:
   sensitive-data and 2 known-child entries, v2 16 and 3. The layout is chosen by length, as
   the reference library does (§2.3 "Layout quirk", §6.3 D6): a Version 2 core of 60 or 66
   bits is read with the v1 layout and zero-extended to 16 / 3 entries.
-* usca (8) and usva (9): §2.3 "State sections differ" and the field lists of the usca / usva
-  vectors; the field order is iabgpp-es' ``UsCaCoreSegment`` / ``UsVaCoreSegment``, and
-  every usca / usva vector decodes to its expected values with it.
+* US states 8-27 (usca ... usri): version 1, the only one of each, in the field order of
+  iabgpp-es 3.2.0's ``Us<State>CoreSegment`` (``_STATE_LAYOUTS``); usca and usva are also
+  §2.3's "State sections differ". Most states share one shape (notices, sale and
+  targeted-advertising opt-outs, sensitive data, known child, MSPA); Maryland, Indiana,
+  Kentucky and Rhode Island put the MSPA fields first with a single mode; Utah, Florida
+  and Virginia have no GPC sub-section; Indiana, Kentucky and Rhode Island carry their
+  sensitive data in an untyped sub-section instead. Every vector of
+  ``tests/vectors/gpp_state_vectors.json`` (from the library's tests) decodes to the
+  library's values, but for the one with a field value 3, which is refused (below).
 * uspv1 (6): the four characters of a US Privacy string, §3, read by the same rules as
   ``gateway.signals.usp``.
 * tcfeuv2 (2): the TC string, unchanged; it is handed over as text for
   ``gateway.signals.tcf.decode``, which this module does not duplicate.
 
-Every other section, including US states 10-27 whose layouts the reference does not give,
+Every other section (Canadian TCF, ids not assigned yet, a version no layout exists for)
 is kept as an ``UndecodedSection`` and reported; it grants nothing.
 
 Strictness, and why:
@@ -67,10 +73,10 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Literal
+from typing import Any, Literal
 
 from gateway.signals import usp
 from gateway.signals.errors import SignalError
@@ -130,7 +136,7 @@ PREFIXES: Mapping[int, str] = {
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UsSection:
-    """A decoded usnat (7), usca (8) or usva (9) section: spec fields plus derived booleans.
+    """A decoded US section (usnat 7, or a state 8-27): spec fields plus derived booleans.
 
     Fields are the spec's, in snake case, with the raw Int(2) codes (0 = not applicable,
     1 / 2 as the spec defines per field). A field the section's layout lacks is ``None``.
@@ -138,16 +144,19 @@ class UsSection:
     derived booleans the consent stage reads.
 
     ``sensitive_data_processing`` is in the section's own category order (usnat 16 after
-    zero-extending v1's 12; usca 9, where values are opt-outs; usva 8).
-    ``known_child_sensitive_data_consents`` is usnat 3 (v1 zero-extended from 2), usca 2,
-    and for usva, whose spec has a single Int(2), a 1-tuple. ``gpc_present`` tells a GPC
-    sub-section reading false from no sub-section at all.
+    zero-extending v1's 12; usca 9, where values are opt-outs; usva 8; the other states
+    their own count, Maryland none). ``known_child_sensitive_data_consents`` is usnat 3
+    (v1 zero-extended from 2), usca 2, and a 1-tuple where a state has a single Int(2).
+    Maryland, Indiana, Kentucky and Rhode Island have one ``mspa_mode`` instead of the two
+    MSPA mode fields. ``gpc_present`` tells a GPC sub-section reading false from no
+    sub-section at all.
     """
 
     section_id: int
     prefix: str
     version: int
     sharing_notice: int | None = None
+    processing_notice: int | None = None
     sale_opt_out_notice: int
     sharing_opt_out_notice: int | None = None
     targeted_advertising_opt_out_notice: int | None = None
@@ -159,9 +168,11 @@ class UsSection:
     sensitive_data_processing: tuple[int, ...]
     known_child_sensitive_data_consents: tuple[int, ...]
     personal_data_consents: int | None = None
+    additional_data_processing_consent: int | None = None
     mspa_covered_transaction: int
-    mspa_opt_out_option_mode: int
-    mspa_service_provider_mode: int
+    mspa_opt_out_option_mode: int | None = None
+    mspa_service_provider_mode: int | None = None
+    mspa_mode: int | None = None
     gpc: bool = False
     gpc_present: bool = False
 
@@ -530,7 +541,7 @@ def _decode_sections(text: str) -> GppSections:
             tcfeuv2 = part
         elif section_id == 6:
             uspv1 = _uspv1(part)
-        elif section_id in _US_READERS:
+        elif section_id == 7 or section_id in _STATE_LAYOUTS:
             read = _us_section(section_id, part)
             if isinstance(read, UsSection):
                 us.append(read)
@@ -557,9 +568,10 @@ def _uspv1(text: str) -> UsPrivacy:
     return result
 
 
-def _values(bits: int, size: int, count: int, what: str) -> Sequence[int]:
-    """The ``count`` Int(2) fields after the 6-bit Version; each must be 0-2."""
-    used = 6 + 2 * count
+def _values(bits: int, size: int, count: int, what: str, *, skip: int = 6) -> Sequence[int]:
+    """The ``count`` Int(2) fields after the first ``skip`` bits (the Int(6) Version of a
+    core); each must be 0-2."""
+    used = skip + 2 * count
     if used > size:
         raise _Malformed(f"{what} is truncated")
     _check_padding(bits, size, used, what)
@@ -609,68 +621,153 @@ def _usnat(version: int, bits: int, size: int, gpc: bool, gpc_present: bool) -> 
     )
 
 
-def _usca(version: int, bits: int, size: int, gpc: bool, gpc_present: bool) -> UsSection:
-    v = _values(bits, size, 20, "usca section")
-    return UsSection(
-        section_id=8,
-        prefix="usca",
-        version=version,
-        sale_opt_out_notice=v[0],
-        sharing_opt_out_notice=v[1],
-        sensitive_data_limit_use_notice=v[2],
-        sale_opt_out_code=v[3],
-        sharing_opt_out_code=v[4],
-        sensitive_data_processing=tuple(v[5:14]),
-        known_child_sensitive_data_consents=tuple(v[14:16]),
-        personal_data_consents=v[16],
-        mspa_covered_transaction=v[17],
-        mspa_opt_out_option_mode=v[18],
-        mspa_service_provider_mode=v[19],
-        gpc=gpc,
-        gpc_present=gpc_present,
+#: a state section's core after its Int(6) version: (UsSection field, Int(2) count) in
+#: order; the two list fields are tuples whatever their count
+_Fields = tuple[tuple[str, int], ...]
+_LIST_FIELDS = frozenset({"sensitive_data_processing", "known_child_sensitive_data_consents"})
+_MSPA = (
+    ("mspa_covered_transaction", 1),
+    ("mspa_opt_out_option_mode", 1),
+    ("mspa_service_provider_mode", 1),
+)
+
+
+def _state(
+    notice: str,
+    n_sensitive: int,
+    n_child: int,
+    *,
+    additional: bool = False,
+    sdp_notice: bool = False,
+) -> _Fields:
+    """The shape most state sections share: a first notice, sale and targeted-advertising
+    notices and opt-outs, sensitive data, known child, an optional extra consent, MSPA."""
+    return (
+        (notice, 1),
+        ("sale_opt_out_notice", 1),
+        ("targeted_advertising_opt_out_notice", 1),
+        *((("sensitive_data_processing_opt_out_notice", 1),) if sdp_notice else ()),
+        ("sale_opt_out_code", 1),
+        ("targeted_advertising_opt_out_code", 1),
+        ("sensitive_data_processing", n_sensitive),
+        ("known_child_sensitive_data_consents", n_child),
+        *((("additional_data_processing_consent", 1),) if additional else ()),
+        *_MSPA,
     )
 
 
-def _usva(version: int, bits: int, size: int, gpc: bool, gpc_present: bool) -> UsSection:
-    v = _values(bits, size, 17, "usva section")
-    return UsSection(
-        section_id=9,
-        prefix="usva",
-        version=version,
-        sharing_notice=v[0],
-        sale_opt_out_notice=v[1],
-        targeted_advertising_opt_out_notice=v[2],
-        sale_opt_out_code=v[3],
-        targeted_advertising_opt_out_code=v[4],
-        sensitive_data_processing=tuple(v[5:13]),
-        known_child_sensitive_data_consents=(v[13],),
-        mspa_covered_transaction=v[14],
-        mspa_opt_out_option_mode=v[15],
-        mspa_service_provider_mode=v[16],
-        gpc=gpc,
-        gpc_present=gpc_present,
+#: the MSPA-first shape of Maryland (24) and Indiana, Kentucky, Rhode Island (25-27)
+def _mspa_first(*, known_child: bool) -> _Fields:
+    return (
+        ("mspa_covered_transaction", 1),
+        ("mspa_mode", 1),
+        ("processing_notice", 1),
+        ("sale_opt_out_notice", 1),
+        ("targeted_advertising_opt_out_notice", 1),
+        ("sale_opt_out_code", 1),
+        ("targeted_advertising_opt_out_code", 1),
+        *((("known_child_sensitive_data_consents", 1),) if known_child else ()),
+        ("additional_data_processing_consent", 1),
     )
 
 
-_Layout = Callable[[int, int, int, bool, bool], UsSection]
-# Section id -> (versions with a layout, whether it defines a GPC sub-section, reader).
-_US_READERS: Mapping[int, tuple[frozenset[int], bool, _Layout]] = {
-    7: (frozenset({1, 2}), True, _usnat),
-    8: (frozenset({1}), True, _usca),
-    9: (frozenset({1}), False, _usva),
+SubSection = Literal["gpc", "sensitive", None]
+_TX_SHAPE = _state("processing_notice", 8, 1, additional=True)
+
+#: section id -> (core fields, what its one sub-section is). Layouts of version 1, the only
+#: version of each, as iabgpp-es 3.2.0 reads them (``Us<State>CoreSegment.ts``; see
+#: ``tests/vectors/gpp_state_vectors.json`` for the sources and vectors)
+_STATE_LAYOUTS: Mapping[int, tuple[_Fields, SubSection]] = {
+    8: (
+        (
+            ("sale_opt_out_notice", 1),
+            ("sharing_opt_out_notice", 1),
+            ("sensitive_data_limit_use_notice", 1),
+            ("sale_opt_out_code", 1),
+            ("sharing_opt_out_code", 1),
+            ("sensitive_data_processing", 9),
+            ("known_child_sensitive_data_consents", 2),
+            ("personal_data_consents", 1),
+            *_MSPA,
+        ),
+        "gpc",
+    ),
+    9: (_state("sharing_notice", 8, 1), None),
+    10: (_state("sharing_notice", 7, 1), "gpc"),
+    11: (_state("sharing_notice", 8, 1, sdp_notice=True), None),
+    12: (_state("sharing_notice", 8, 3), "gpc"),
+    13: (_state("processing_notice", 8, 3, additional=True), None),
+    14: (_state("sharing_notice", 8, 3, additional=True), "gpc"),
+    15: (_state("processing_notice", 11, 3, additional=True), "gpc"),
+    16: (_TX_SHAPE, "gpc"),
+    17: (_state("processing_notice", 9, 5, additional=True), "gpc"),
+    18: (_state("processing_notice", 8, 1, sdp_notice=True), "gpc"),
+    19: (_TX_SHAPE, "gpc"),
+    20: (_state("processing_notice", 8, 3, additional=True), "gpc"),
+    21: (_state("processing_notice", 10, 5, additional=True), "gpc"),
+    22: (_TX_SHAPE, "gpc"),
+    23: (_TX_SHAPE, "gpc"),
+    24: (_mspa_first(known_child=False), "gpc"),
+    25: (_mspa_first(known_child=True), "sensitive"),
+    26: (_mspa_first(known_child=True), "sensitive"),
+    27: (_mspa_first(known_child=True), "sensitive"),
 }
+#: Indiana, Kentucky, Rhode Island: the sub-section is 8 sensitive-data Int(2), untyped
+_SENSITIVE_SUBSECTION = 8
+
+
+def _state_section(
+    section_id: int, version: int, bits: int, size: int, subsections: list[str]
+) -> UsSection:
+    prefix = PREFIXES[section_id]
+    fields, subsection = _STATE_LAYOUTS[section_id]
+    values = iter(_values(bits, size, sum(n for _, n in fields), f"{prefix} section"))
+    read: dict[str, Any] = {}
+    for name, count in fields:
+        chunk = tuple(islice(values, count))
+        read[name] = chunk if name in _LIST_FIELDS else chunk[0]
+    read.setdefault("known_child_sensitive_data_consents", ())
+    gpc, gpc_present = False, False
+    if subsection == "sensitive":
+        read["sensitive_data_processing"] = _sensitive_subsection(subsections, prefix)
+    else:
+        gpc, gpc_present = _gpc(subsections, prefix, subsection == "gpc")
+    read.setdefault("sensitive_data_processing", ())
+    return UsSection(
+        section_id=section_id,
+        prefix=prefix,
+        version=version,
+        gpc=gpc,
+        gpc_present=gpc_present,
+        **read,
+    )
+
+
+def _sensitive_subsection(subsections: list[str], prefix: str) -> tuple[int, ...]:
+    """Indiana, Kentucky and Rhode Island carry sensitive data in an untyped sub-section;
+    without one every category reads 0 (not applicable), as iabgpp-es reads it."""
+    if not subsections:
+        return (0,) * _SENSITIVE_SUBSECTION
+    if len(subsections) > 1:
+        raise _Malformed(f"{prefix} section has more than one sub-section")
+    bits, size = _to_int(subsections[0], f"{prefix} sub-section")
+    return tuple(_values(bits, size, _SENSITIVE_SUBSECTION, f"{prefix} sub-section", skip=0))
+
+
+_VERSIONS: Mapping[int, frozenset[int]] = {7: frozenset({1, 2})}
 
 
 def _us_section(section_id: int, text: str) -> UsSection | UndecodedSection:
     prefix = PREFIXES[section_id]
-    versions, has_gpc, read = _US_READERS[section_id]
     core, *subsections = text.split(".")
     bits, size = _to_int(core, f"{prefix} section")
-    gpc, gpc_present = _gpc(subsections, prefix, has_gpc)
     version = bits >> (size - 6)
-    if version not in versions:
+    if version not in _VERSIONS.get(section_id, frozenset({1})):
         return UndecodedSection(section_id, prefix, f"no layout for this {prefix} version", text)
-    return read(version, bits, size, gpc, gpc_present)
+    if section_id == 7:
+        gpc, gpc_present = _gpc(subsections, prefix, True)
+        return _usnat(version, bits, size, gpc, gpc_present)
+    return _state_section(section_id, version, bits, size, subsections)
 
 
 def _gpc(subsections: list[str], prefix: str, allowed: bool) -> tuple[bool, bool]:

@@ -48,17 +48,19 @@ RAW_USER: dict[str, str] = {
     "external_id": "CRM-Customer-88421",
 }
 
-#: strings that must never leave, compared case-insensitively: the raw values (but the
-#: two-letter country, which any text may contain) and their normalized forms
-FORBIDDEN_STRINGS: tuple[str, ...] = (
-    *(v for k, v in RAW_USER.items() if k != "country"),
-    "zebulon.quartermaine@example.com",
-    "16505551212",
-    "6505551212",
-    "555-1212",
-    "menlopark",
-    "94025",
-)
+#: per user field, strings that must never leave, compared case-insensitively: the raw
+#: value and its normalized forms (the two-letter country is left out: any text has "us")
+FORBIDDEN_BY_FIELD: dict[str, tuple[str, ...]] = {
+    "email": (RAW_USER["email"], "zebulon.quartermaine@example.com"),
+    "phone": (RAW_USER["phone"], "16505551212", "6505551212", "555-1212"),
+    "first_name": (RAW_USER["first_name"],),
+    "last_name": (RAW_USER["last_name"],),
+    "city": (RAW_USER["city"], "menlopark"),
+    "region": (RAW_USER["region"],),
+    "postal_code": (RAW_USER["postal_code"], "94025"),
+    "external_id": (RAW_USER["external_id"],),
+}
+FORBIDDEN_STRINGS: tuple[str, ...] = tuple(s for v in FORBIDDEN_BY_FIELD.values() for s in v)
 
 RAW_EVENT: dict[str, Any] = {
     "event": "purchase",
@@ -71,7 +73,7 @@ RAW_EVENT: dict[str, Any] = {
     },
     "user": RAW_USER,
     "ids": {
-        "client_id": "GW1.1790000000.abcdef0123456789",
+        "client_id": "1197465313.1789999000",
         "fbp": "fb.1.1789999000000.1234567890",
         "fbc": "fb.1.1789999000000.IwAR2xYzAbC",
     },

@@ -3,8 +3,11 @@
 One gateway serves every scenario: ``config/gateway.yaml`` as shipped (its ``consent:``
 section and destinations), with Meta pointed at a fake platform on loopback, the queue in
 a temporary directory, no batching delay, and one added destination, ``google``: a
-webhook standing in for GA4 (``requires: [analytics]``, TCF vendor 755, ``ad_user_data``
-and ``ad_personalization`` restrictions) until the ga4_mp adapter lands.
+webhook decided exactly as the shipped ``ga4`` is (the same ``requires``,
+``tcf_vendor_id`` and ``restrictions``, asserted), because the webhook receives the
+governed event whole, consent section included, and so shows the verdict itself. The
+shipped ``ga4`` and ``tiktok`` are left without credentials: their items wait in the
+queue, and their wire formats are tested in ``tests/destinations``.
 
 Per scenario: one event (a purchase with PII posted to ``/collect``, or a ``page_view``
 pixel hit) with the scenario's region headers, ``Sec-GPC`` and consent; wait until the
@@ -110,8 +113,14 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CaseGateway]:
     google = {**GOOGLE, "url": f"{fakes['google'].url}/ga4-stand-in"}
     path = derived_config(directory, queue_path=queue_path, extra_destinations={"google": google})
     config = load(path, env)
-    drift = same_policy(load(SHIPPED_CONFIG, env), config, {"google"})
+    shipped = load(SHIPPED_CONFIG, env)
+    drift = same_policy(shipped, config, {"google"})
     assert not drift, f"the test config differs from the shipped one in {drift}"
+    # the stand-in is decided exactly as the shipped ga4 is: what the scenarios say of
+    # "google" they say of ga4 (the webhook shows the verdict's consent section whole)
+    consent_keys = {"requires", "tcf_vendor_id", "restrictions"}
+    ga4 = shipped.destinations["ga4"].model_dump(include=consent_keys)
+    assert config.destinations["google"].model_dump(include=consent_keys) == ga4
     buffer = io.StringIO()
     logs.configure("info", stream=buffer)
     app = create_app(config, str(path))

@@ -12,8 +12,8 @@ SECRET = "test-secret-0123456789abcdef"
 TOKEN = "EAAtesttoken-do-not-leak-123"
 PIXEL = "1234567890"
 
-#: a TCF-vendor destination standing in for GA4 (Google is vendor 755) until ga4_mp
-#: lands: what the ga4 destination of the shipped config is expected to declare
+#: a webhook decided as the shipped ga4 destination is (Google is TCF vendor 755): it
+#: receives the governed event whole, so a test sees the verdict's consent section
 GOOGLE_STAND_IN: dict[str, Any] = {
     "type": "webhook",
     "requires": ["analytics"],

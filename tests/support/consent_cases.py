@@ -96,6 +96,8 @@ class GppSpec(_Strict):
     case (``sale_opt_out: 1``); left out, a field means "notice given, not opted out".
     Opt-out codes: 0 not applicable, 1 opted out, 2 did not opt out. ``tcfeuv2`` is a TC
     string described like ``consent.tcf``; ``uspv1`` a US Privacy string (``1YNN``).
+    ``encoded`` gives other sections as they are sent, by section id (a US state section
+    from ``tests/vectors/gpp_state_vectors.json``, such as usco ``BVWSSVg``).
     """
 
     tcfeuv2: TcfSpec | None = None
@@ -103,6 +105,7 @@ class GppSpec(_Strict):
     usnat: dict[str, Any] | None = None
     usca: dict[str, Any] | None = None
     usva: dict[str, Any] | None = None
+    encoded: dict[int, str] | None = None
 
     @model_validator(mode="after")
     def _sections(self) -> GppSpec:
@@ -126,6 +129,7 @@ class GppSpec(_Strict):
         for name, builder in _US_SECTIONS.items():
             if (fields := getattr(self, name)) is not None:
                 sections[builder.section_id] = builder(**fields)
+        sections.update(self.encoded or {})
         return gpp_encode.encode_gpp(sections)
 
 

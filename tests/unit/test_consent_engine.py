@@ -17,19 +17,16 @@ from gateway.config.loader import load_config
 from gateway.event import Consent
 from gateway.pipeline.consent import ConsentResult, evaluate
 from gateway.request_context import RequestContext
-from tests.support.configs import GOOGLE_STAND_IN, SECRET
+from tests.support.configs import SECRET
 from tests.support.gpp_encode import UsNat, encode_gpp
 from tests.support.tcf_encode import NOT_ALLOWED, encode_tc_string
 
 SHIPPED = Path(__file__).resolve().parents[2] / "config" / "gateway.yaml"
 
-GOOGLE = {**GOOGLE_STAND_IN, "url": "http://127.0.0.1:9/hook"}
-
 
 @pytest.fixture(scope="module")
 def policy(tmp_path_factory: pytest.TempPathFactory) -> Policy:
     data = yaml.safe_load(SHIPPED.read_text())
-    data["destinations"]["google"] = GOOGLE
     path = tmp_path_factory.mktemp("cfg") / "gateway.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     env = {**os.environ, "GATEWAY_SECRET": SECRET}
@@ -50,26 +47,26 @@ ALL_CATEGORIES = {"analytics": True, "advertising": True}
 
 def test_everything_granted_sends_in_full(policy: Policy) -> None:
     result = decide(policy, "DE", categories=ALL_CATEGORIES)
-    assert actions(result) == {"meta": "send", "google": "send"}
+    assert actions(result) == {"meta": "send", "ga4": "send", "tiktok": "send"}
     assert all(not v.restrictions for v in result.verdicts.values())
 
 
 def test_opt_in_without_signal_withholds_everything(policy: Policy) -> None:
     result = decide(policy, "DE")
-    assert actions(result) == {"meta": "withhold", "google": "withhold"}
+    assert actions(result) == {"meta": "withhold", "ga4": "withhold", "tiktok": "withhold"}
     assert result.storage == "unknown"
 
 
 def test_ad_user_data_denied_restricts_instead_of_withholding(policy: Policy) -> None:
     """Consent mode: ads storage granted, ad_user_data denied. Meta still gets the event,
-    without user data; the Google stand-in is told both restrictions that apply."""
+    without user data; ga4 is told both restrictions that apply."""
     result = decide(
         policy,
         "DE",
         categories={"analytics": True},
         gcm={"ad_storage": "granted", "ad_user_data": "denied", "ad_personalization": "granted"},
     )
-    meta, google = result.verdicts["meta"], result.verdicts["google"]
+    meta, google = result.verdicts["meta"], result.verdicts["ga4"]
     assert (meta.action, meta.restrictions) == ("send_restricted", ("ad_user_data",))
     assert (google.action, google.restrictions) == ("send_restricted", ("ad_user_data",))
     assert any(d.rule == "destinations.meta.restrictions.ad_user_data" for d in meta.decisions)
@@ -80,7 +77,7 @@ def test_us_ca_gpc_sends_meta_in_limited_data_use(policy: Policy) -> None:
     meta = result.verdicts["meta"]
     assert meta.action == "send_restricted"
     assert set(meta.restrictions) == {"limited_data_use", "ad_user_data"}
-    google = result.verdicts["google"]
+    google = result.verdicts["ga4"]
     assert (google.action, set(google.restrictions)) == (
         "send_restricted",
         {"ad_user_data", "ad_personalization"},
@@ -161,7 +158,11 @@ def test_gcd_letters_merge_with_the_explicit_object(policy: Policy) -> None:
 
 def test_unknown_region_is_opt_in(policy: Policy) -> None:
     assert decide(policy, None).regime == "opt_in"
-    assert actions(decide(policy, None)) == {"meta": "withhold", "google": "withhold"}
+    assert actions(decide(policy, None)) == {
+        "meta": "withhold",
+        "ga4": "withhold",
+        "tiktok": "withhold",
+    }
 
 
 def test_record_verdicts_name_the_deciding_rules(policy: Policy) -> None:
@@ -196,16 +197,16 @@ ALL_TCF = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}
 def test_tcf_grants_advertising_for_meta_and_vendor_755_for_google(policy: Policy) -> None:
     tc = encode_tc_string(purposes=ALL_TCF, vendors={755})
     result = decide(policy, "FR", tcf=tc, categories={"analytics": True})
-    assert actions(result) == {"meta": "send", "google": "send"}
+    assert actions(result) == {"meta": "send", "ga4": "send", "tiktok": "send"}
     assert result.signals["tcf"]["vendor_consents"] == {"755": True}
 
 
 def test_tcf_without_googles_vendor_restricts_google_only(policy: Policy) -> None:
     """Purposes consented, vendor 755 not: Meta (not a TCF vendor) is sent in full; the
-    Google stand-in loses ad_user_data and ad_personalization, decided at vendor level."""
+    ga4 loses ad_user_data and ad_personalization, decided at vendor level."""
     tc = encode_tc_string(purposes=ALL_TCF, vendors={1, 2})
     result = decide(policy, "FR", tcf=tc, categories={"analytics": True})
-    google = result.verdicts["google"]
+    google = result.verdicts["ga4"]
     assert result.verdicts["meta"].action == "send"
     assert (google.action, set(google.restrictions)) == (
         "send_restricted",
@@ -228,7 +229,7 @@ def test_publisher_restriction_takes_consent_from_the_vendor(policy: Policy) -> 
         purposes=ALL_TCF, vendors={755}, pub_restrictions=[(7, NOT_ALLOWED, {755})]
     )
     result = decide(policy, "FR", tcf=tc, categories={"analytics": True})
-    assert result.verdicts["google"].restrictions == ("ad_user_data",)
+    assert result.verdicts["ga4"].restrictions == ("ad_user_data",)
 
 
 def test_policy_rules_make_a_tc_string_invalid(policy: Policy) -> None:
@@ -249,7 +250,7 @@ def test_a_recent_string_without_disclosed_vendors_is_invalid(policy: Policy) ->
 def test_gpp_tcfeuv2_section_counts_as_the_tc_string(policy: Policy) -> None:
     gpp = encode_gpp({2: encode_tc_string(purposes=ALL_TCF, vendors={755})})
     result = decide(policy, "FR", gpp=gpp, categories={"analytics": True})
-    assert actions(result) == {"meta": "send", "google": "send"}
+    assert actions(result) == {"meta": "send", "ga4": "send", "tiktok": "send"}
     assert result.signals["tcf"]["source"] == "consent.gpp section tcfeuv2"
 
 

@@ -62,7 +62,7 @@ UPSTREAM_ERRORS = {
 }
 
 # Every reason the decoder may give. A fixed set proves no reason carries the input.
-_US_PREFIXES = ("usnat", "usca", "usva")
+_US_PREFIXES = tuple(prefix for sid, prefix in PREFIXES.items() if sid >= 7)
 _SECTION_FAULTS = (
     "is empty",
     "is not base64url",
@@ -569,14 +569,16 @@ def test_uspv1_section() -> None:
 
 def test_undecoded_sections() -> None:
     """Sections without a layout are kept and reported; a US one counts as an opt-out."""
-    text = encode_gpp({5: "BPSG_8APSG_8A", 10: "BVoYYQg", 40: "x", 7: UsNat(version=3)})
+    # usco in a version 2 that no spec defines yet ("C" is version 2)
+    text = encode_gpp({5: "BPSG_8APSG_8A", 10: "CVoYYQg", 40: "x", 7: UsNat(version=3)})
     result = decode(text)
     assert isinstance(result, GppString)
     undecoded = {section.section_id: section for section in result.undecoded}
     assert sorted(undecoded) == [5, 7, 10, 40]
     assert undecoded[5].prefix == "tcfcav1" and undecoded[40].prefix is None
     assert undecoded[7].reason == "no layout for this usnat version"
-    assert undecoded[10].raw == "BVoYYQg"
+    assert undecoded[10].raw == "CVoYYQg"
+    assert undecoded[10].reason == "no layout for this usco version"
     assert {section.reason for section in result.undecoded} <= KNOWN_UNDECODED
     assert result.us_sections == ()
     assert result.us_opt_out()
@@ -758,7 +760,11 @@ def test_opt_outs_name_each_kind_and_where() -> None:
     assert usnat.opt_outs(all_present=True) == every.opt_outs()
     colorado = decode(text, [10])
     assert isinstance(colorado, GppString)
-    assert colorado.opt_outs() == dict.fromkeys(
+    # BVoYYQg: no sale or targeted-advertising opt-out, KnownChildSensitiveDataConsents 1
+    assert colorado.opt_outs() == {"known_child": "section usco"}
+    unread = decode(encode_gpp({10: "CVoYYQg"}))
+    assert isinstance(unread, GppString)
+    assert unread.opt_outs() == dict.fromkeys(
         ("sale", "sharing", "targeted_advertising", "known_child"), "section usco (not decoded)"
     )
     none = decode(text, [-1])
