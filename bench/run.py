@@ -359,6 +359,13 @@ def run_gateway(
         "GATEWAY_META_PIXEL_ID": PIXEL_ID,
         "GATEWAY_META_ACCESS_TOKEN": "bench",
         "GATEWAY_META_ENDPOINT": fake.url,
+        # the other shipped destinations go to the fake too: the gateway does their work
+        "GATEWAY_GA4_MEASUREMENT_ID": "G-BENCH0001",
+        "GATEWAY_GA4_API_SECRET": "bench",
+        "GATEWAY_GA4_ENDPOINT": fake.url,
+        "GATEWAY_TIKTOK_PIXEL_CODE": "CBENCH0001",
+        "GATEWAY_TIKTOK_ACCESS_TOKEN": "bench",
+        "GATEWAY_TIKTOK_ENDPOINT": fake.url,
     }
     log_path = tmp / "gateway.log"
     cmd = [str(gateway_bin), "serve", "--config", str(config_path)]
@@ -500,6 +507,10 @@ def report(
         f"delivered to fake Meta: {fake.events:,} events ({fake.distinct_events:,} distinct ids)"
         f" in {fake.requests:,} requests ({fake.bad_requests} malformed)"
         f" -> {delivery.outbound_per_100:.3f} outbound requests per 100 events"
+    )
+    others = ", ".join(f"{path} {n:,} events" for path, n in sorted(fake.other_events.items()))
+    print(
+        f"delivered to fake GA4 and TikTok: {others or 'none'} in {fake.other_requests:,} requests"
     )
     drain = "drained" if delivery.drained else "NOT drained"
     print(

@@ -116,6 +116,16 @@ class MetaCapi(HttpDestination):
 
     settings: Settings
 
+    def test_settings(self, test_event_code: str | None) -> dict[str, Any]:
+        """Meta's test path is a ``test_event_code``; there is no dry run (reference §1.7)."""
+        code = test_event_code or self.settings.test_event_code
+        if not code:
+            raise ValueError(
+                "Meta has no dry run: pass --test-event-code with the code from Events "
+                "Manager > your pixel > Test events (such events are recorded, not dropped)"
+            )
+        return {"test_event_code": code}
+
     def url(self) -> str:
         s = self.settings
         query = httpx.QueryParams({"access_token": s.access_token.get_secret_value()})
@@ -260,7 +270,8 @@ def classify_response(response: httpx.Response) -> SendResult:
     except (orjson.JSONDecodeError, AttributeError):
         error = {}
     code = error.get("code") if isinstance(error, dict) else None
-    if not isinstance(code, int):
+    # JSON true/false are not Graph codes (and Python would read true as 1)
+    if isinstance(code, bool) or not isinstance(code, int):
         return classify_http_status(response)
     subcode = error.get("error_subcode")
     reason = f"HTTP {status}, Graph error {code}" + (f"/{subcode}" if subcode else "")

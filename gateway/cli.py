@@ -1,4 +1,4 @@
-"""The ``gateway`` command: serve, validate, explain, consent-log, schema."""
+"""The ``gateway`` command: serve, validate, explain, test-destination, consent-log, schema."""
 
 from __future__ import annotations
 
@@ -35,6 +35,32 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _headers(args: argparse.Namespace) -> list[tuple[str, str]] | None:
+    """``--header 'Name: value'`` options as pairs; None (after saying why) when malformed."""
+    headers = []
+    for header in args.header:
+        name, sep, value = header.partition(":")
+        if not sep or not name.strip() or not header.isascii():
+            print(f"--header {header!r}: expected 'Name: value' in ASCII", file=sys.stderr)
+            return None
+        headers.append((name.strip(), value.strip()))
+    return headers
+
+
+def _event_file(path: str) -> bytes | None:
+    try:
+        return Path(path).read_bytes()
+    except OSError as err:
+        print(f"{path}: cannot read ({err.strerror})", file=sys.stderr)
+        return None
+
+
+def _print_input_error(path: str, err: InputError) -> None:
+    print(f"{path}: {err.error}", file=sys.stderr)
+    for detail in err.details:
+        print(f"  {'.'.join(map(str, detail.loc)) or '<body>'}: {detail.msg}", file=sys.stderr)
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     """Print what each destination would receive for the event file, and why."""
     from gateway.config.compile import compile_policy
@@ -43,30 +69,63 @@ def cmd_explain(args: argparse.Namespace) -> int:
     config = _load(args.config)
     if config is None:
         return 1
-    headers = []
-    for header in args.header:
-        name, sep, value = header.partition(":")
-        if not sep or not name.strip() or not header.isascii():
-            print(f"--header {header!r}: expected 'Name: value' in ASCII", file=sys.stderr)
-            return 2
-        headers.append((name.strip(), value.strip()))
-    try:
-        body = Path(args.event).read_bytes()
-    except OSError as err:
-        print(f"{args.event}: cannot read ({err.strerror})", file=sys.stderr)
+    headers = _headers(args)
+    body = _event_file(args.event)
+    if headers is None or body is None:
         return 2
     try:
         result = explain(compile_policy(config), body, headers, peer=args.peer)
     except InputError as err:
-        print(f"{args.event}: {err.error}", file=sys.stderr)
-        for detail in err.details:
-            print(f"  {'.'.join(map(str, detail.loc)) or '<body>'}: {detail.msg}", file=sys.stderr)
+        _print_input_error(args.event, err)
         return 1
     if args.json:
         print(json.dumps(result, indent=2, ensure_ascii=False))
     else:
         sys.stdout.write(render(result))
     return 0
+
+
+def cmd_test_destination(args: argparse.Namespace) -> int:
+    """Send the event file to one destination through its platform's test path; print
+    the platform's answer. Exit 0 when the platform accepted it."""
+    import httpx
+
+    from gateway.config.compile import compile_policy
+    from gateway.destination_check import DestinationCheckError, as_json, prepare, render, send
+
+    config = _load(args.config)
+    if config is None:
+        return 1
+    headers = _headers(args)
+    body = _event_file(args.event)
+    if headers is None or body is None:
+        return 2
+    try:
+        destination, report, requests = prepare(
+            compile_policy(config),
+            args.name,
+            body,
+            headers,
+            test_event_code=args.test_event_code,
+            peer=args.peer,
+        )
+    except InputError as err:
+        _print_input_error(args.event, err)
+        return 1
+    except DestinationCheckError as err:
+        print(err, file=sys.stderr)
+        return 1
+
+    async def exchange() -> None:
+        async with httpx.AsyncClient() as client:
+            await send(destination, report, requests, client)
+
+    asyncio.run(exchange())
+    if args.json:
+        print(json.dumps(as_json(report), indent=2, ensure_ascii=False))
+    else:
+        sys.stdout.write(render(report))
+    return 0 if report.ok else 1
 
 
 def _epoch_ms(text: str) -> int:
@@ -207,6 +266,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     explain.add_argument("--json", action="store_true", help="print JSON instead of text")
     explain.set_defaults(func=cmd_explain)
+
+    check = sub.add_parser(
+        "test-destination",
+        help="send one event through a destination's test path and print the platform's answer",
+    )
+    check.add_argument("name", help="the destination's name in the config (meta, ga4, tiktok)")
+    check.add_argument("--config", required=True)
+    check.add_argument("--event", required=True, help="a JSON file holding one event")
+    check.add_argument(
+        "--test-event-code",
+        help="Meta / TikTok: the code from Events Manager > Test events (else the config's)",
+    )
+    check.add_argument("--header", action="append", default=[], metavar="'Name: value'")
+    check.add_argument(
+        "--peer", default="127.0.0.1", help="the connecting address to assume (default 127.0.0.1)"
+    )
+    check.add_argument("--json", action="store_true", help="print JSON instead of text")
+    check.set_defaults(func=cmd_test_destination)
 
     consent_log = sub.add_parser(
         "consent-log", help="query the record of consent decisions (by client id, time)"

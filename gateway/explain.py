@@ -16,11 +16,24 @@ import orjson
 from destinations.base import HttpDestination, OutboundRequest, QueuedEvent
 from gateway.config.compile import Policy
 from gateway.decisions import Decision
-from gateway.pipeline import Outcome, process
+from gateway.pipeline import Outcome, Processed, process
 from gateway.pipeline.ingest import parse_body, validate
 from gateway.request_context import RequestContext, build_context, read_headers
 
 MASK = "***"
+
+
+def run(
+    policy: Policy, body: bytes, headers: list[tuple[str, str]], peer: str = "127.0.0.1"
+) -> tuple[RequestContext, Processed]:
+    """Run the request path's stages over an event file's body, as if ``peer`` had posted
+    it with ``headers``; raises ``InputError`` for input ``POST /collect`` would refuse."""
+    raw, batch = parse_body(body, policy.config.server.max_events_per_request)
+    events = validate(raw, batch=batch)
+    encoded = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+    rules = policy.context_rules
+    ctx = build_context(peer, read_headers(encoded, rules.wanted), {}, rules)
+    return ctx, process(events, ctx, policy, field_remarks=True)
 
 
 def explain(
@@ -28,12 +41,7 @@ def explain(
 ) -> dict[str, Any]:
     """The explanation as data: the request context and, per event, per destination,
     the verdict, the decisions and the exact requests that would be sent."""
-    raw, batch = parse_body(body, policy.config.server.max_events_per_request)
-    events = validate(raw, batch=batch)
-    raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
-    rules = policy.context_rules
-    ctx = build_context(peer, read_headers(raw, rules.wanted), {}, rules)
-    processed = process(events, ctx, policy, field_remarks=True)
+    ctx, processed = run(policy, body, headers, peer)
     return {
         "request": _context(ctx),
         "identity": {"source": processed.identity.source},
@@ -72,7 +80,7 @@ def _outcome(outcome: Outcome, policy: Policy) -> dict[str, Any]:
         if (governed := outcome.governed.get(name)) is not None:
             item = QueuedEvent(0, name, 0, ingested.received_ms, governed)
             encoded = destination.encode([item], now_ms=int(time.time() * 1000))
-            entry["requests"] = [_request(r, destination) for r in encoded.requests]
+            entry["requests"] = [describe_request(r, destination) for r in encoded.requests]
             entry["rejected"] = [r.reason for r in encoded.rejected]
             entry["fitted"] = [
                 {"path": r.path, "action": r.action, "rule": r.rule, "reason": r.reason}
@@ -96,7 +104,8 @@ def _mask(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
-def _request(request: OutboundRequest, destination: HttpDestination) -> dict[str, Any]:
+def describe_request(request: OutboundRequest, destination: HttpDestination) -> dict[str, Any]:
+    """The request as JSON-able data, every secret of ``destination`` masked."""
     secrets = destination.settings.secret_values()
     body: Any = request.content.decode("utf-8", "replace")
     try:

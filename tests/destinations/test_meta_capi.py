@@ -4,25 +4,43 @@ Facts are from /work/shared/reference/destinations.md: §1.1 endpoint and token,
 §1.3 ``user_data`` keys and hashing, §1.4 limits, §1.8 error codes, §5 event names. The
 golden files in ``golden/meta_*.json`` were written from the encoder once and then checked
 by hand against those sections (``UPDATE_GOLDEN=1`` rewrites them: review the diff).
+Every event of §5 has a golden file, and one purchase goes through the real ingest and
+govern stages (``govern_raw``). The worker tests at the end run the real
+``DestinationWorker`` over the real SQLite store against respx, one per error class of
+§1.8, asserting how each item is settled (acked, retried with its delay, or dead-lettered
+with its reason), and the ``event_time`` rules of §1.2 and §1.4 end to end.
 """
 
 from __future__ import annotations
 
 import copy
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 import respx
 
 from destinations.base import GovernedEvent, Rejection
-from destinations.meta_capi import MetaCapi, Settings
+from destinations.meta_capi import MAX_EVENT_AGE_MS, MetaCapi, Settings
+from gateway.delivery.worker import DestinationWorker
+from gateway.metrics import Metrics
+from gateway.pipeline.route import QueueEntry
+from gateway.queue.sqlite import SqliteStore
 from tests.destinations.helpers import (
     CLIENT_IP,
+    FORBIDDEN_STRINGS,
+    GOLDEN_DIR,
     NOW_MS,
+    RAW_EVENT,
     USER_AGENT,
     assert_golden,
     body_json,
+    govern_raw,
     queued,
     sha256,
     snapshot,
@@ -537,3 +555,762 @@ def test_no_restriction_means_no_processing_options() -> None:
     region_only = purchase()
     region_only["context"] = {**region_only["context"], "region": "US-CA"}
     assert "region" not in str(body_json(encode_one(region_only)))
+
+
+# --- golden payloads: every event of §5 ----------------------------------------------------
+
+RUNNER = {
+    "item_id": "SKU-1",
+    "item_name": "Runner",
+    "item_brand": "Acme",
+    "item_category": "Shoes",
+    "price": 49.95,
+    "quantity": 2,
+}
+SOCKS = {"item_id": "SKU-2", "item_name": "Socks", "price": 30.0, "quantity": 1}
+FBP = "fb.1.1789999000000.1234567890"
+FBC = "fb.1.1789999000000.IwAR2xYzAbC"
+TTP = "2bBq3tT1xXnTzQ3q5FZpA1bC9dE"
+TTCLID = "E.C.P.CvQBq9hJkLmNoPqRsTuVwXyZ"
+GCLID = "Cj0KCQjw-gclid-value"
+
+
+def meta_event(name: str, event_id: str, **sections: Any) -> GovernedEvent:
+    """A governed event stamped 90.5 s before ``NOW_MS``, with IP, user agent and ``fbp``."""
+    base: dict[str, Any] = {
+        "event": name,
+        "event_id": event_id,
+        "timestamp_ms": NOW_MS - 90_500,
+        "page": {"url": "https://shop.example/p/runner"},
+        "ids": {"fbp": FBP},
+        "context": {"ip": CLIENT_IP, "user_agent": USER_AGENT},
+    }
+    base.update(copy.deepcopy(sections))
+    return base  # type: ignore[return-value]
+
+
+def plain_page_view() -> GovernedEvent:
+    """A page view with a referrer and no properties: no ``custom_data`` at all."""
+    return meta_event(
+        "page_view",
+        "evt-pv-2",
+        page={"url": "https://shop.example/", "referrer": "https://search.example/"},
+        user={"email": USER["email"]},
+    )
+
+
+def view_item() -> GovernedEvent:
+    """A product view: one item (``contents``/``content_ids``), lowercase currency."""
+    return meta_event(
+        "view_item",
+        "evt-vi-1",
+        properties={"value": 49.95, "currency": "usd", "items": [RUNNER]},
+    )
+
+
+def search() -> GovernedEvent:
+    """A site search: GA4's ``search_term`` is Meta's ``search_string`` (§1.2)."""
+    return meta_event(
+        "search",
+        "evt-search-1",
+        page={"url": "https://shop.example/search?q=trail+runners"},
+        properties={"search_term": "trail runners"},
+    )
+
+
+def add_to_cart() -> GovernedEvent:
+    """An item added to the cart, with the ad click's ``fbc``."""
+    return meta_event(
+        "add_to_cart",
+        "evt-atc-1",
+        ids={"fbp": FBP, "fbc": FBC},
+        properties={"value": 99.9, "currency": "EUR", "items": [RUNNER]},
+    )
+
+
+def add_to_wishlist() -> GovernedEvent:
+    """An item saved for later: a numeric item id becomes a string content id."""
+    return meta_event(
+        "add_to_wishlist",
+        "evt-atw-1",
+        properties={"items": [{"item_id": 4711, "item_name": "Cap", "price": 15}]},
+    )
+
+
+def begin_checkout() -> GovernedEvent:
+    """A checkout start: two items (``num_items`` 3) and a custom ``coupon`` property."""
+    return meta_event(
+        "begin_checkout",
+        "evt-bc-1",
+        page={"url": "https://shop.example/checkout", "referrer": "https://shop.example/cart"},
+        user={"email": USER["email"]},
+        properties={
+            "value": 129.9,
+            "currency": "EUR",
+            "coupon": "SPRING",
+            "items": [RUNNER, SOCKS],
+        },
+    )
+
+
+def add_payment_info() -> GovernedEvent:
+    """Payment details entered: value, currency and a custom ``payment_type``."""
+    return meta_event(
+        "add_payment_info",
+        "evt-api-1",
+        page={"url": "https://shop.example/checkout/payment"},
+        user={"email": USER["email"], "phone": USER["phone"]},
+        properties={"value": 129.9, "currency": "EUR", "payment_type": "card"},
+    )
+
+
+def sign_up() -> GovernedEvent:
+    """A registration: email and external id hashes, custom ``method``."""
+    return meta_event(
+        "sign_up",
+        "evt-su-1",
+        page={"url": "https://shop.example/account/new"},
+        user={"email": USER["email"], "external_id": USER["external_id"]},
+        properties={"method": "email"},
+    )
+
+
+def generate_lead() -> GovernedEvent:
+    """A lead form: a value of 0 is still a value."""
+    return meta_event(
+        "generate_lead",
+        "evt-lead-1",
+        page={"url": "https://shop.example/contact"},
+        user={"email": USER["email"], "phone": USER["phone"]},
+        ids={"fbp": FBP, "fbc": FBC},
+        properties={"value": 0, "currency": "USD", "form_id": "contact-2"},
+    )
+
+
+def raw_with_all_ids() -> dict[str, Any]:
+    """The helpers' raw purchase, carrying every browser and click id the page knows."""
+    raw = copy.deepcopy(RAW_EVENT)
+    raw["ids"].update(ttp=TTP, ttclid=TTCLID, gclid=GCLID)
+    return raw
+
+
+def governed_purchase() -> GovernedEvent:
+    """The helpers' raw purchase, with Meta, TikTok and Google ids, through the real ingest
+    validation and govern stage."""
+    return govern_raw(meta(), raw_with_all_ids())
+
+
+GOLDEN_EVENTS: list[tuple[str, Callable[[], GovernedEvent]]] = [
+    ("meta_page_view", plain_page_view),
+    ("meta_view_item", view_item),
+    ("meta_search", search),
+    ("meta_add_to_cart", add_to_cart),
+    ("meta_add_to_wishlist", add_to_wishlist),
+    ("meta_begin_checkout", begin_checkout),
+    ("meta_add_payment_info", add_payment_info),
+    ("meta_sign_up", sign_up),
+    ("meta_generate_lead", generate_lead),
+    ("meta_purchase_governed", governed_purchase),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "make"), GOLDEN_EVENTS, ids=[g[0].removeprefix("meta_") for g in GOLDEN_EVENTS]
+)
+def test_every_event_type_matches_golden(name: str, make: Callable[[], GovernedEvent]) -> None:
+    """The whole request for each §5 event (method, URL with the token masked, headers,
+    JSON body) is what the reviewed golden file says Meta expects (§1.2, §1.3, §1.9)."""
+    request = encode_one(make())
+    assert_golden(name, snapshot(request, mask_params=("access_token",)))
+
+
+#: reference §1.9, Meta's standard events (PageView is in every base code)
+STANDARD_EVENTS = frozenset(
+    {
+        "AddPaymentInfo",
+        "AddToCart",
+        "AddToWishlist",
+        "CompleteRegistration",
+        "Contact",
+        "CustomizeProduct",
+        "Donate",
+        "FindLocation",
+        "InitiateCheckout",
+        "Lead",
+        "Purchase",
+        "Schedule",
+        "Search",
+        "StartTrial",
+        "SubmitApplication",
+        "Subscribe",
+        "ViewContent",
+    }
+)
+
+
+def test_every_event_of_the_mapping_table_has_a_golden_file() -> None:
+    """Each gateway name of §5 has a golden file whose body carries Meta's standard name."""
+    for ours, theirs in EVENT_NAME_TABLE:
+        path = GOLDEN_DIR / f"meta_{ours}.json"
+        assert path.exists(), path.name
+        [entry] = orjson.loads(path.read_bytes())["body"]["data"]
+        assert entry["event_name"] == theirs
+        assert theirs in {"PageView"} | STANDARD_EVENTS
+
+
+def data_of(governed: GovernedEvent, destination: MetaCapi | None = None) -> dict[str, Any]:
+    """The one ``data`` entry Meta gets for ``governed``."""
+    [entry] = body_json(encode_one(governed, destination))["data"]
+    return entry
+
+
+def test_every_event_carries_the_required_website_fields() -> None:
+    """§1.2: each event has ``event_name``, integer ``event_time`` (seconds),
+    ``user_data`` with ``client_user_agent``, ``action_source: website`` and
+    ``event_source_url``; ``event_id`` is the gateway's, unchanged, for dedup (§1.5)."""
+    makers = [purchase, page_view, custom_event, *(make for _, make in GOLDEN_EVENTS)]
+    for make in makers:
+        governed = make()
+        entry = data_of(governed)
+        assert isinstance(entry["event_time"], int)
+        assert entry["event_time"] == governed["timestamp_ms"] // 1000
+        assert entry["action_source"] == "website"
+        assert entry["event_source_url"] == governed["page"]["url"]
+        assert entry["user_data"]["client_user_agent"] == USER_AGENT
+        assert entry["event_id"] == governed["event_id"]
+
+
+def test_view_item_sends_contents_and_content_ids() -> None:
+    """§1.2 ``custom_data``: ``contents`` (id, quantity, item_price, title, brand,
+    category), ``content_ids`` as strings, ``content_type: product``, ISO currency."""
+    custom = data_of(view_item())["custom_data"]
+    assert custom == {
+        "value": 49.95,
+        "currency": "USD",
+        "contents": [
+            {
+                "id": "SKU-1",
+                "quantity": 2,
+                "item_price": 49.95,
+                "title": "Runner",
+                "brand": "Acme",
+                "category": "Shoes",
+            }
+        ],
+        "content_ids": ["SKU-1"],
+        "content_type": "product",
+        "num_items": 2,
+    }
+    wish = data_of(add_to_wishlist())["custom_data"]
+    assert wish["content_ids"] == ["4711"]
+    assert wish["contents"] == [{"id": "4711", "item_price": 15, "title": "Cap"}]
+
+
+def test_search_term_is_sent_as_search_string_only() -> None:
+    """§1.2: Meta's field is ``search_string``; GA4's ``search_term`` is not sent too."""
+    assert data_of(search())["custom_data"] == {"search_string": "trail runners"}
+
+
+def test_lead_with_zero_value_keeps_it() -> None:
+    """A value of 0 is sent as 0, with the currency, and the custom form id passes."""
+    assert data_of(generate_lead())["custom_data"] == {
+        "value": 0,
+        "currency": "USD",
+        "form_id": "contact-2",
+    }
+
+
+# --- through the real govern stage ---------------------------------------------------------
+
+
+def test_governed_purchase_sends_meta_ids_raw_and_no_other_platform_ids() -> None:
+    """Through ``govern_raw`` (real ingest + govern): ``fbp`` and ``fbc`` reach Meta raw
+    in ``user_data`` (§1.3: never hashed, case kept), and TikTok's ``ttp``/``ttclid``,
+    Google's ``gclid`` and the gateway's ``client_id`` never do, neither as key nor value."""
+    request = encode_one(governed_purchase())
+    [entry] = body_json(request)["data"]
+    ids = RAW_EVENT["ids"]
+    assert (entry["user_data"]["fbp"], entry["user_data"]["fbc"]) == (ids["fbp"], ids["fbc"])
+    text = request.content.decode()
+    for value in (TTP, TTCLID, GCLID, ids["client_id"]):
+        assert value not in text
+    for key in ("ttp", "ttclid", "gclid", "client_id"):
+        assert f'"{key}"' not in text
+
+
+def test_governed_purchase_sends_meta_recipe_hashes_and_no_raw_pii() -> None:
+    """Through the real govern stage the user values are the Meta recipe's hashes (§1.3,
+    §6.3), computed here independently; IP and user agent are plain; no raw PII anywhere."""
+    request = encode_one(governed_purchase())
+    [entry] = body_json(request)["data"]
+    user_data = entry["user_data"]
+    assert user_data == {
+        "em": [sha256("zebulon.quartermaine@example.com")],
+        # §1.3 / §6.3: (650)555-1212 with country code 1 -> 16505551212 -> e323ec62…3176
+        "ph": ["e323ec626319ca94ee8bff2e4c87cf613be6ea19919ed1364124e16807ab3176"],
+        "fn": [sha256("zebulon")],
+        "ln": [sha256("quartermaine")],
+        "ct": [sha256("menlopark")],
+        # SDK parity: a state name is not mapped to its code (§6.3 "California")
+        "st": ["7e8eea5cc60980270c9ceb75ce8c087d48d726110fd3d17921f774eefd8e18d8"],
+        # ZIP+4 trimmed (§6.3 94025-1234)
+        "zp": ["b9a9cf3cd3723a2e91b7c23ecf68456e872b6e5d86e5cab7f3d45a7302da32c7"],
+        "country": ["79adb2a2fce5c6ba215fe5f27f532d4e7edbac4b6a5e09e1ef3a08084a904621"],
+        "external_id": [sha256("crm-customer-88421")],
+        "client_ip_address": CLIENT_IP,
+        "client_user_agent": USER_AGENT,
+        "fbp": RAW_EVENT["ids"]["fbp"],
+        "fbc": RAW_EVENT["ids"]["fbc"],
+    }
+    assert user_data["st"] == [sha256("california")]
+    assert user_data["zp"] == [sha256("94025")]
+    assert user_data["country"] == [sha256("us")]
+    text = request.content.decode().lower()
+    for forbidden in FORBIDDEN_STRINGS:
+        assert forbidden.lower() not in text
+    assert "thank you" not in text  # page.title is never sent
+    assert "us-ca" not in text  # context.region only picks LDU's state
+
+
+def test_governed_purchase_is_a_valid_purchase() -> None:
+    """§1.2: Purchase with value and currency, ``order_id`` from ``transaction_id``, and the
+    raw event's id and time (seconds) for dedup with the pixel (§1.5)."""
+    entry = data_of(governed_purchase())
+    assert entry["event_name"] == "Purchase"
+    assert entry["event_id"] == RAW_EVENT["event_id"]
+    assert entry["event_time"] == RAW_EVENT["timestamp"] // 1000
+    custom = entry["custom_data"]
+    assert (custom["value"], custom["currency"], custom["order_id"]) == (129.9, "EUR", "T-1001")
+    assert custom["content_ids"] == ["SKU-1", "SKU-2"]
+    assert custom["num_items"] == 3
+
+
+# --- classification edge -------------------------------------------------------------------
+
+
+def test_boolean_graph_code_is_not_a_code() -> None:
+    """§1.8: ``code`` is an integer. A body whose code is a boolean is not a Graph error
+    envelope, so, like the other odd bodies, it falls back to the HTTP status (400:
+    permanent), as the TikTok adapter does for its own ``code``."""
+    result = meta().classify(httpx.Response(400, content=b'{"error": {"code": true}}'))
+    assert (result.outcome, result.reason) == ("permanent", "HTTP 400")
+
+
+# --- through the delivery worker -----------------------------------------------------------
+
+WORKER_ENDPOINT = "http://meta.test"
+WORKER_URL = f"{WORKER_ENDPOINT}/v26.0/{PIXEL_ID}/events"
+INITIAL_BACKOFF = 0.01
+STALE_REASON = "rejected: event_time older than 7 days (Meta refuses the request)"
+
+
+class RecordingStore(SqliteStore):
+    """The real SQLite store, recording how each item was settled (as in test_worker.py)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.settled: list[tuple[str, int]] = []
+        self.delays: list[float] = []
+        self.retry_reasons: list[str] = []
+        self.reasons: dict[int, str] = {}
+
+    async def ack(self, ids: Sequence[int]) -> None:
+        self.settled += [("ack", i) for i in ids]
+        await super().ack(ids)
+
+    async def retry(self, ids: Sequence[int], delay_secs: float, reason: str) -> None:
+        self.settled += [("retry", i) for i in ids]
+        self.delays.append(delay_secs)
+        self.retry_reasons.append(reason)
+        await super().retry(ids, delay_secs, reason)
+
+    async def dead_letter(self, ids: Sequence[int], reason: str) -> None:
+        self.settled += [("dead", i) for i in ids]
+        self.reasons.update(dict.fromkeys(ids, reason))
+        await super().dead_letter(ids, reason)
+
+    def kinds(self) -> Counter[str]:
+        return Counter(kind for kind, _ in self.settled)
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[RecordingStore]:
+    s = RecordingStore(str(tmp_path / "q.db"), max_rows=100_000, max_bytes=100_000_000)
+    await s.start()
+    yield s
+    await s.close()
+
+
+def worker_meta(max_attempts: int = 3, **overrides: Any) -> MetaCapi:
+    """A Meta adapter pointed at the respx host, with fast retries."""
+    retry = {
+        "max_attempts": max_attempts,
+        "initial_backoff_secs": INITIAL_BACKOFF,
+        "max_backoff_secs": 0.05,
+    }
+    return meta(endpoint=WORKER_ENDPOINT, retry=retry, **overrides)
+
+
+def wall_ms() -> int:
+    """The real clock: the worker encodes with it, so worker events are stamped with it."""
+    return int(time.time() * 1000)
+
+
+def worker_event(n: int, **overrides: Any) -> dict[str, Any]:
+    """A governed page view ``e<n>`` stamped now by the real clock."""
+    governed: dict[str, Any] = {**page_view(), "event_id": f"e{n}", "timestamp_ms": wall_ms()}
+    governed.update(overrides)
+    return governed
+
+
+async def run_once(
+    store: RecordingStore, destination: MetaCapi, events: list[dict[str, Any]]
+) -> list[int]:
+    """Queue ``events``, lease them all, deliver once; the leased ids."""
+    name = destination.name
+    await store.put([QueueEntry(name, e["event_id"], orjson.dumps(e)) for e in events])
+    leased = await store.lease(name, len(events), 30)
+    assert len(leased) == len(events)
+    async with httpx.AsyncClient() as client:
+        worker = DestinationWorker(destination, store, client, Metrics(), 30)
+        await worker.deliver(leased)
+    return [i.id for i in leased]
+
+
+def assert_each_settled_once(store: RecordingStore, leased: list[int]) -> None:
+    counts = Counter(item for _, item in store.settled)
+    assert sorted(counts) == sorted(leased)
+    assert set(counts.values()) == {1}
+
+
+def event_ids(request: httpx.Request) -> list[str]:
+    return [e["event_id"] for e in orjson.loads(request.content)["data"]]
+
+
+def sent_ids(route: respx.Route) -> list[list[str]]:
+    """The event ids of each request the route received, in order."""
+    return [event_ids(call.request) for call in route.calls]
+
+
+def meta_route(**kwargs: Any) -> respx.Route:
+    """The Graph events URL with the token as ``access_token`` (§1.1)."""
+    return respx.post(WORKER_URL, params={"access_token": TOKEN}).mock(**kwargs)
+
+
+def accepted(n: int) -> httpx.Response:
+    """Meta's success answer (§1.8)."""
+    return httpx.Response(
+        200, json={"events_received": n, "messages": [], "fbtrace_id": "AbCdEfGh123"}
+    )
+
+
+async def assert_retried(
+    store: RecordingStore, leased: list[int], reason: str, floor: float | None = None
+) -> None:
+    """Every item retried once with ``reason``, none dead-lettered; the delay is the first
+    attempt's backoff (at most the initial backoff) or, with ``floor``, at least it."""
+    assert_each_settled_once(store, leased)
+    assert store.kinds() == {"retry": len(leased)}
+    assert store.retry_reasons == [reason]
+    [delay] = store.delays
+    if floor is None:
+        assert 0 <= delay <= INITIAL_BACKOFF
+    else:
+        assert delay >= floor
+    assert await store.dead_letters() == []
+    assert store.depth() == {"meta": len(leased)}  # still queued, none lost
+
+
+@respx.mock
+async def test_worker_acks_a_batch_meta_accepts(store: RecordingStore) -> None:
+    """HTTP 200 ``{"events_received": 5, "messages": [], "fbtrace_id": …}``: every event
+    is acked, after one request carrying them all in order, with the token."""
+    route = meta_route(return_value=accepted(5))
+    leased = await run_once(store, worker_meta(), [worker_event(i) for i in range(5)])
+    assert_each_settled_once(store, leased)
+    assert store.kinds() == {"ack": 5}
+    assert sent_ids(route) == [[f"e{i}" for i in range(5)]]
+    assert httpx.URL(str(route.calls.last.request.url)).params["access_token"] == TOKEN
+    assert store.depth() == {}
+    assert await store.dead_letters() == []
+
+
+@respx.mock
+async def test_worker_bisects_out_the_one_bad_event(store: RecordingStore) -> None:
+    """§1.4 and §7.2: one invalid event makes Meta reject the whole batch (HTTP 400, Graph
+    code 100); the worker halves the batch until the bad event is alone: the seven good
+    ones are acked once each, the bad one is dead-lettered with the code in the reason."""
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        ids = event_ids(request)
+        if "e5" in ids:
+            error = {
+                "message": "Invalid parameter",
+                "type": "OAuthException",
+                "code": 100,
+                "error_subcode": 2804019,
+                "fbtrace_id": "AbC",
+            }
+            return httpx.Response(400, json={"error": error})
+        return accepted(len(ids))
+
+    route = meta_route(side_effect=reply)
+    leased = await run_once(store, worker_meta(), [worker_event(i) for i in range(8)])
+    assert_each_settled_once(store, leased)
+    assert store.kinds() == {"ack": 7, "dead": 1}
+    [dead] = await store.dead_letters()
+    assert dead.event_id == "e5"
+    assert dead.reason == "permanent: HTTP 400, Graph error 100/2804019"
+    # 8 -> 4 ok + 4 -> 2 (4,5) -> 1 ok + 1 bad, then 2 (6,7) ok: log2 steps, not one each
+    assert [len(ids) for ids in sent_ids(route)] == [8, 4, 4, 2, 1, 1, 2]
+    acked_ids = [event_ids(c.request) for c in route.calls if c.response.is_success]
+    assert sorted(i for ids in acked_ids for i in ids) == sorted(
+        f"e{i}" for i in range(8) if i != 5
+    )
+    assert store.depth() == {}
+
+
+@pytest.mark.parametrize(
+    ("response", "reason", "floor"),
+    [
+        (httpx.Response(400, json=graph_error(4)), "HTTP 400, Graph error 4", None),
+        (
+            httpx.Response(400, json=graph_error(17, 2446079), headers={"Retry-After": "30"}),
+            "HTTP 400, Graph error 17/2446079",
+            30,
+        ),
+        (
+            httpx.Response(400, json=graph_error(613, 1487742)),
+            "HTTP 400, Graph error 613/1487742",
+            None,
+        ),
+        (httpx.Response(429, headers={"Retry-After": "45"}), "HTTP 429", 45),
+        (
+            httpx.Response(429, json=graph_error(80004), headers={"Retry-After": "120"}),
+            "HTTP 429, Graph error 80004",
+            120,
+        ),
+    ],
+    ids=["code-4", "code-17-2446079", "code-613-1487742", "http-429", "http-429-code-80004"],
+)
+async def test_worker_retries_a_rate_limit_no_sooner_than_asked(
+    store: RecordingStore, response: httpx.Response, reason: str, floor: float | None
+) -> None:
+    """§1.4/§1.8 throttling (Graph codes 4, 17/2446079, 613/1487742 in an HTTP 400, or HTTP
+    429): every event is retried, none dead-lettered, none split; ``Retry-After`` is the
+    floor of the delay, and the items are not due again before it."""
+    with respx.mock:
+        route = meta_route(return_value=response)
+        before = wall_ms()
+        leased = await run_once(store, worker_meta(), [worker_event(i) for i in range(3)])
+    assert route.call_count == 1
+    await assert_retried(store, leased, reason, floor)
+    if floor is not None:
+        due = await store.next_due_ms("meta")
+        assert due is not None and due >= before + floor * 1000
+        assert await store.lease("meta", 10, 30) == []
+
+
+@respx.mock
+async def test_worker_retries_an_is_transient_error(store: RecordingStore) -> None:
+    """§1.8: ``is_transient: true`` makes an error with an unlisted code retryable."""
+    route = meta_route(return_value=httpx.Response(400, json=graph_error(99, is_transient=True)))
+    leased = await run_once(store, worker_meta(), [worker_event(i) for i in range(3)])
+    assert route.call_count == 1
+    await assert_retried(store, leased, "HTTP 400, Graph error 99")
+
+
+@respx.mock
+async def test_worker_dead_letters_an_unlisted_code_that_is_not_transient(
+    store: RecordingStore,
+) -> None:
+    """The same unlisted code with ``is_transient: false`` is permanent, and not split."""
+    route = meta_route(return_value=httpx.Response(400, json=graph_error(99, is_transient=False)))
+    leased = await run_once(store, worker_meta(), [worker_event(i) for i in range(3)])
+    assert_each_settled_once(store, leased)
+    assert store.kinds() == {"dead": 3}
+    assert route.call_count == 1
+    assert set(store.reasons.values()) == {"permanent: HTTP 400, Graph error 99"}
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "subcode", "reason"),
+    [
+        (400, 190, 460, "permanent: HTTP 400, Graph error 190/460"),
+        (401, 190, None, "permanent: HTTP 401, Graph error 190"),
+        (400, 102, None, "permanent: HTTP 400, Graph error 102"),
+        (403, 10, None, "permanent: HTTP 403, Graph error 10"),
+        (400, 200, None, "permanent: HTTP 400, Graph error 200"),
+        (400, 3, None, "permanent: HTTP 400, Graph error 3"),
+    ],
+    ids=["token-190-460", "token-190-http-401", "session-102", "perm-10", "perm-200", "cap-3"],
+)
+async def test_worker_dead_letters_auth_and_permission_errors_without_splitting(
+    store: RecordingStore, status: int, code: int, subcode: int | None, reason: str
+) -> None:
+    """§1.8: an invalid token (190, 102) or a missing permission (10, 200, 3) fails every
+    event alike: the whole batch is dead-lettered after one request, never bisected."""
+    with respx.mock:
+        route = meta_route(return_value=httpx.Response(status, json=graph_error(code, subcode)))
+        leased = await run_once(store, worker_meta(), [worker_event(i) for i in range(4)])
+    assert_each_settled_once(store, leased)
+    assert store.kinds() == {"dead": 4}
+    assert route.call_count == 1
+    assert set(store.reasons.values()) == {reason}
+    assert {d.reason for d in await store.dead_letters()} == {reason}
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        httpx.Response(400),
+        httpx.Response(400, text="Bad Request"),
+        httpx.Response(400, html="<html><body>Bad Request</body></html>"),
+    ],
+    ids=["empty", "text", "html"],
+)
+async def test_worker_dead_letters_a_bad_request_without_json(
+    store: RecordingStore, response: httpx.Response
+) -> None:
+    """An HTTP 400 without a Graph error body is permanent on the status alone: the batch is
+    dead-lettered after one request, not split and not retried."""
+    with respx.mock:
+        route = meta_route(return_value=response)
+        leased = await run_once(store, worker_meta(), [worker_event(i) for i in range(4)])
+    assert_each_settled_once(store, leased)
+    assert store.kinds() == {"dead": 4}
+    assert route.call_count == 1
+    assert set(store.reasons.values()) == {"permanent: HTTP 400"}
+
+
+@pytest.mark.parametrize(
+    ("response", "reason"),
+    [
+        (httpx.Response(500, text="<html>Internal Server Error</html>"), "HTTP 500"),
+        (httpx.Response(502), "HTTP 502"),
+        (httpx.Response(503, json=graph_error(2)), "HTTP 503, Graph error 2"),
+        (httpx.Response(504), "HTTP 504"),
+        (httpx.Response(500, json=graph_error(100, 2804019)), "HTTP 500, Graph error 100/2804019"),
+        (httpx.Response(400, json=graph_error(1)), "HTTP 400, Graph error 1"),
+    ],
+    ids=["500-html", "502", "503-code-2", "504", "500-code-100", "400-code-1"],
+)
+async def test_worker_retries_server_errors(
+    store: RecordingStore, response: httpx.Response, reason: str
+) -> None:
+    """§1.8: HTTP 5xx (whatever code its body carries, even 100) and Meta's downtime codes
+    retry every event after one request: never dead-lettered, never split."""
+    with respx.mock:
+        route = meta_route(return_value=response)
+        leased = await run_once(store, worker_meta(), [worker_event(i) for i in range(3)])
+    assert route.call_count == 1
+    await assert_retried(store, leased, reason)
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (httpx.ReadTimeout("slow"), "timeout (ReadTimeout)"),
+        (httpx.ConnectTimeout("slow"), "timeout (ConnectTimeout)"),
+        (httpx.ConnectError("[Errno 111] Connection refused"), "request error (ConnectError)"),
+    ],
+    ids=["read-timeout", "connect-timeout", "connection-refused"],
+)
+async def test_worker_retries_timeouts_and_refused_connections(
+    store: RecordingStore, error: Exception, reason: str
+) -> None:
+    """§1.8: a timeout or a refused connection is retried, never dead-lettered."""
+    with respx.mock:
+        route = meta_route(side_effect=error)
+        leased = await run_once(store, worker_meta(), [worker_event(i) for i in range(2)])
+    assert route.call_count == 1
+    await assert_retried(store, leased, reason)
+
+
+@respx.mock
+async def test_worker_dead_letters_only_when_retries_are_exhausted(
+    store: RecordingStore,
+) -> None:
+    """A retryable answer dead-letters only once the last attempt is spent, with its
+    reason: the only way a timeout ends in the dead-letter store."""
+    meta_route(side_effect=httpx.ReadTimeout("slow"))
+    leased = await run_once(store, worker_meta(max_attempts=1), [worker_event(1)])
+    assert store.settled == [("dead", leased[0])]
+    [dead] = await store.dead_letters()
+    assert dead.reason == "retries exhausted: timeout (ReadTimeout)"
+
+
+# --- event_time through the worker ---------------------------------------------------------
+
+
+@respx.mock
+async def test_worker_dead_letters_stale_events_without_sending_them(
+    store: RecordingStore,
+) -> None:
+    """§1.2: one ``event_time`` over 7 days old makes Meta refuse the whole request, so the
+    adapter refuses such events at encode (with a margin of an hour: 7 days minus 30
+    minutes is refused too): they are dead-lettered with the reason and never reach Meta,
+    while the fresh events of the same batch (one 7 days minus 61 minutes old) are sent
+    in one request and acked."""
+    route = meta_route(side_effect=lambda request: accepted(len(event_ids(request))))
+    now = wall_ms()
+    events = [
+        worker_event(0),
+        worker_event(1, timestamp_ms=now - 8 * DAY_MS),
+        worker_event(2),
+        worker_event(3, timestamp_ms=now - 7 * DAY_MS + 30 * 60_000),
+        worker_event(4, timestamp_ms=now - 7 * DAY_MS + 61 * 60_000),
+    ]
+    leased = await run_once(store, worker_meta(), events)
+    assert_each_settled_once(store, leased)
+    assert store.kinds() == {"ack": 3, "dead": 2}
+    assert sent_ids(route) == [["e0", "e2", "e4"]]
+    dead = await store.dead_letters()
+    assert sorted(d.event_id for d in dead) == ["e1", "e3"]
+    assert {d.reason for d in dead} == {STALE_REASON}
+    sent = route.calls.last.request
+    entry = orjson.loads(sent.content)["data"][2]
+    assert entry["event_time"] == (now - 7 * DAY_MS + 61 * 60_000) // 1000
+
+
+@respx.mock
+async def test_worker_sends_nothing_when_every_event_is_stale(store: RecordingStore) -> None:
+    """A batch of only stale events makes no request at all."""
+    route = meta_route(return_value=accepted(0))
+    old = wall_ms() - MAX_EVENT_AGE_MS - 60_000
+    leased = await run_once(
+        store, worker_meta(), [worker_event(i, timestamp_ms=old) for i in (1, 2)]
+    )
+    assert_each_settled_once(store, leased)
+    assert store.kinds() == {"dead": 2}
+    assert route.call_count == 0
+    assert set(store.reasons.values()) == {STALE_REASON}
+
+
+@respx.mock
+async def test_worker_clamps_a_future_event_time_to_now(store: RecordingStore) -> None:
+    """§1.4: an event stamped in the future (a skewed client clock) is sent with
+    ``event_time`` = the time of sending, in seconds; it is not refused."""
+    route = meta_route(return_value=accepted(1))
+    before = wall_ms()
+    leased = await run_once(
+        store, worker_meta(), [worker_event(1, timestamp_ms=before + 3_600_000)]
+    )
+    after = wall_ms()
+    assert store.settled == [("ack", leased[0])]
+    [entry] = orjson.loads(route.calls.last.request.content)["data"]
+    assert before // 1000 <= entry["event_time"] <= after // 1000
+
+
+@respx.mock
+async def test_worker_sends_at_most_1000_events_per_request(store: RecordingStore) -> None:
+    """§1.4: up to 1,000 events in ``data``: 2,500 leased events go as requests of 1,000,
+    1,000 and 500, in order, each acked once."""
+    route = meta_route(side_effect=lambda request: accepted(len(event_ids(request))))
+    events = [worker_event(i) for i in range(2500)]
+    leased = await run_once(store, worker_meta(), events)
+    assert_each_settled_once(store, leased)
+    assert store.kinds() == {"ack": 2500}
+    batches = sent_ids(route)
+    assert [len(ids) for ids in batches] == [1000, 1000, 500]
+    assert [i for ids in batches for i in ids] == [f"e{i}" for i in range(2500)]
