@@ -135,6 +135,23 @@ class DestinationSettings(StrictModel):
         ]
 
 
+#: the reason an event with no name for the platform is refused (``unknown_events: drop``)
+UNMAPPED = "no event name mapping (unknown_events: drop)"
+
+
+def code_only_test_path(platform: str, given: str | None, configured: str) -> dict[str, Any]:
+    """The test path of a platform that only has a ``test_event_code`` (Meta, TikTok):
+    ``given`` (the command line) or ``configured``; none is an error saying where to get
+    one, since such platforms record test events (there is no dry run)."""
+    code = given or configured
+    if not code:
+        raise ValueError(
+            f"{platform} has no dry run: pass --test-event-code with the code from Events "
+            "Manager > your pixel > Test events (such events are recorded, not dropped)"
+        )
+    return {"test_event_code": code}
+
+
 def base_url(value: str) -> str:
     """Validate a base URL override: http(s), a host, an optional path prefix, no query."""
     try:

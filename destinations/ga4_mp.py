@@ -39,6 +39,7 @@ from pydantic import Field, SecretStr, field_validator
 from destinations.base import (
     NEVER,
     RAW,
+    UNMAPPED,
     Encoded,
     EncodedEvent,
     EndpointSettings,
@@ -316,7 +317,7 @@ class Ga4Mp(HttpDestination):
         fit = _Fitter(item.id, remarks)
         name = self.event_name(ev["event"])
         if name is None:
-            return Rejection(item.id, "no event name mapping (unknown_events: drop)")
+            return Rejection(item.id, UNMAPPED)
         name = fit.name("event", name, event=True)
         if name is None:
             return Rejection(item.id, "event name GA4 reserves or cannot take")

@@ -21,6 +21,7 @@ from pydantic import Field, SecretStr
 from destinations.base import (
     NEVER,
     RAW,
+    UNMAPPED,
     Encoded,
     EncodedEvent,
     EndpointSettings,
@@ -31,6 +32,7 @@ from destinations.base import (
     Rejection,
     SendResult,
     classify_http_status,
+    code_only_test_path,
     encode_batches,
     hashed,
     parse_retry_after,
@@ -118,13 +120,7 @@ class MetaCapi(HttpDestination):
 
     def test_settings(self, test_event_code: str | None) -> dict[str, Any]:
         """Meta's test path is a ``test_event_code``; there is no dry run (reference §1.7)."""
-        code = test_event_code or self.settings.test_event_code
-        if not code:
-            raise ValueError(
-                "Meta has no dry run: pass --test-event-code with the code from Events "
-                "Manager > your pixel > Test events (such events are recorded, not dropped)"
-            )
-        return {"test_event_code": code}
+        return code_only_test_path("Meta", test_event_code, self.settings.test_event_code)
 
     def url(self) -> str:
         s = self.settings
@@ -164,7 +160,7 @@ class MetaCapi(HttpDestination):
             )
         name = self.event_name(ev["event"])
         if name is None:
-            return Rejection(item.id, "no event name mapping (unknown_events: drop)")
+            return Rejection(item.id, UNMAPPED)
         custom = custom_data(ev.get("properties", {}))
         if name == "Purchase" and ("value" not in custom or "currency" not in custom):
             return Rejection(item.id, "Purchase without value and currency")

@@ -28,6 +28,7 @@ from pydantic import Field, SecretStr
 from destinations.base import (
     NEVER,
     RAW,
+    UNMAPPED,
     Encoded,
     EncodedEvent,
     EndpointSettings,
@@ -38,6 +39,7 @@ from destinations.base import (
     Rejection,
     SendResult,
     classify_http_status,
+    code_only_test_path,
     encode_batches,
     hashed,
     parse_retry_after,
@@ -118,13 +120,7 @@ class TiktokEvents(HttpDestination):
 
     def test_settings(self, test_event_code: str | None) -> dict[str, Any]:
         """TikTok's test path is a ``test_event_code`` from Events Manager."""
-        code = test_event_code or self.settings.test_event_code
-        if not code:
-            raise ValueError(
-                "TikTok has no dry run: pass --test-event-code with the code from "
-                "Events Manager > your pixel > Test events"
-            )
-        return {"test_event_code": code}
+        return code_only_test_path("TikTok", test_event_code, self.settings.test_event_code)
 
     def url(self) -> str:
         return f"{self.settings.endpoint}{PATH}"
@@ -153,7 +149,7 @@ class TiktokEvents(HttpDestination):
         ev = item.event
         name = self.event_name(ev["event"])
         if name is None:
-            return Rejection(item.id, "no event name mapping (unknown_events: drop)")
+            return Rejection(item.id, UNMAPPED)
         payload: dict[str, Any] = {
             "event": name,
             "event_time": min(ev["timestamp_ms"], now_ms) // 1000,

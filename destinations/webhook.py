@@ -19,6 +19,7 @@ from pydantic import SecretStr, field_validator
 
 from destinations.base import (
     RAW,
+    UNMAPPED,
     DestinationSettings,
     Encoded,
     EncodedEvent,
@@ -106,7 +107,7 @@ class Webhook(HttpDestination):
     def _event(self, item: QueuedEvent) -> EncodedEvent | Rejection:
         name = self.event_name(item.event["event"])
         if name is None:
-            return Rejection(item.id, "no event name mapping (unknown_events: drop)")
+            return Rejection(item.id, UNMAPPED)
         return EncodedEvent(item.id, {**item.event, "event": name})
 
     def _request(self, events: list[EncodedEvent], timestamp: int) -> OutboundRequest:

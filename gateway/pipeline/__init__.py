@@ -17,7 +17,7 @@ from gateway.pipeline.consent import ConsentResult, evaluate
 from gateway.pipeline.govern import govern, source_fields
 from gateway.pipeline.identify import Identity, identify
 from gateway.pipeline.ingest import Ingested
-from gateway.pipeline.route import QueueEntry, route
+from gateway.pipeline.route import QueueEntry, route, skip
 from gateway.request_context import RequestContext
 
 
@@ -77,11 +77,13 @@ def _one(
         decisions.extend(verdict.decisions)
         if verdict.action == "withhold":
             continue
+        if (skipped := skip(destination, ingested.event.event)) is not None:
+            decisions.append(skipped)
+            continue
         remarks = decisions if field_remarks else None
         event = govern(source, destination, country, remarks, verdict)
         entry, routed = route(destination, ingested.event_id, event)
         decisions.append(routed)
-        if entry is not None:
-            governed[name] = event
-            entries.append(entry)
+        governed[name] = event
+        entries.append(entry)
     return Outcome(ingested, consent, governed, entries, decisions)

@@ -24,18 +24,15 @@ class QueueEntry(NamedTuple):
     payload: bytes
 
 
-def route(
-    destination: HttpDestination, event_id: str, governed: GovernedEvent
-) -> tuple[QueueEntry | None, Decision]:
-    """A queue entry for ``destination``, or the reason there is none."""
+def skip(destination: HttpDestination, event_name: str) -> Decision | None:
+    """Why ``destination`` gets no queue item for an event named ``event_name``, if it
+    gets none whatever the event holds: checked before the event is governed for it."""
     name = destination.name
     subject = f"destination:{name}"
     if not destination.settings.enabled:
-        return None, Decision(
-            "route", subject, "skip", f"destinations.{name}.enabled", "disabled", name
-        )
-    if destination.event_name(governed["event"]) is None:
-        return None, Decision(
+        return Decision("route", subject, "skip", f"destinations.{name}.enabled", "disabled", name)
+    if destination.event_name(event_name) is None:
+        return Decision(
             "route",
             subject,
             "skip",
@@ -43,5 +40,15 @@ def route(
             "no event name mapping for this event (unknown_events: drop)",
             name,
         )
+    return None
+
+
+def route(
+    destination: HttpDestination, event_id: str, governed: GovernedEvent
+) -> tuple[QueueEntry, Decision]:
+    """The queue entry for ``destination`` (``skip`` said it gets one) and the decision."""
+    name = destination.name
     entry = QueueEntry(name, event_id, orjson.dumps(governed))
-    return entry, Decision("route", subject, "queue", f"destinations.{name}", "queued", name)
+    return entry, Decision(
+        "route", f"destination:{name}", "queue", f"destinations.{name}", "queued", name
+    )

@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import copy
 import time
-from collections import Counter
-from collections.abc import AsyncIterator, Sequence
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,14 +25,10 @@ from pydantic import ValidationError
 
 from destinations.base import GovernedEvent, OutboundRequest, Rejection, Remark
 from destinations.ga4_mp import MAX_BODY_BYTES, Ga4Mp, Settings
-from gateway.delivery.worker import DestinationWorker
-from gateway.metrics import Metrics
 from gateway.pipeline.consent import ConsentResult, Verdict
 from gateway.pipeline.govern import govern, source_fields
 from gateway.pipeline.identify import Identity
 from gateway.pipeline.ingest import validate
-from gateway.pipeline.route import QueueEntry
-from gateway.queue.sqlite import SqliteStore
 from gateway.request_context import RequestContext
 from tests.destinations.helpers import (
     NOW_MS,
@@ -47,6 +40,7 @@ from tests.destinations.helpers import (
     sha256,
     snapshot,
 )
+from tests.support.worker import RecordingStore, assert_each_settled_once, run_once
 
 MEASUREMENT_ID = "G-TEST12345"
 API_SECRET = "ga4-api-secret-not-real"
@@ -1157,41 +1151,6 @@ def test_validation_message_failure_is_splittable() -> None:
 WORKER_URL = "http://ga4.test"
 
 
-class RecordingStore(SqliteStore):
-    """The real store, recording how each item was settled (and why)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.settled: list[tuple[str, int]] = []
-        self.delays: list[float] = []
-        self.retry_reasons: list[str] = []
-        self.reasons: dict[int, str] = {}
-
-    async def ack(self, ids: Sequence[int]) -> None:
-        self.settled += [("ack", i) for i in ids]
-        await super().ack(ids)
-
-    async def retry(self, ids: Sequence[int], delay_secs: float, reason: str) -> None:
-        self.settled += [("retry", i) for i in ids]
-        self.delays.append(delay_secs)
-        self.retry_reasons.append(reason)
-        await super().retry(ids, delay_secs, reason)
-
-    async def dead_letter(self, ids: Sequence[int], reason: str) -> None:
-        self.settled += [("dead", i) for i in ids]
-        self.reasons.update(dict.fromkeys(ids, reason))
-        await super().dead_letter(ids, reason)
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[RecordingStore]:
-    """A started RecordingStore over a fresh SQLite file."""
-    s = RecordingStore(str(tmp_path / "q.db"), max_rows=100_000, max_bytes=100_000_000)
-    await s.start()
-    yield s
-    await s.close()
-
-
 def worker_ga4(**overrides: Any) -> Ga4Mp:
     """A GA4 adapter sending to the mocked ``WORKER_URL`` with a short backoff."""
     retry = {"max_attempts": 3, "initial_backoff_secs": 0.01, "max_backoff_secs": 0.05}
@@ -1207,28 +1166,6 @@ def live(n: int, **overrides: Any) -> dict[str, Any]:
     }
     ev.update(overrides)
     return ev
-
-
-async def run_once(
-    store: RecordingStore, destination: Ga4Mp, events: list[dict[str, Any]]
-) -> list[int]:
-    """Queue ``events``, lease them all, deliver once; the leased ids."""
-    await store.put(
-        [QueueEntry(destination.name, f"e{n}", orjson.dumps(e)) for n, e in enumerate(events)]
-    )
-    leased = await store.lease(destination.name, len(events), 30)
-    assert len(leased) == len(events)
-    async with httpx.AsyncClient() as client:
-        worker = DestinationWorker(destination, store, client, Metrics(), 30)
-        await worker.deliver(leased)
-    return [i.id for i in leased]
-
-
-def assert_each_settled_once(store: RecordingStore, leased: list[int]) -> None:
-    """Every leased item was acked, retried or dead-lettered, and exactly once."""
-    counts = Counter(item for _, item in store.settled)
-    assert sorted(counts) == sorted(leased)
-    assert set(counts.values()) == {1}
 
 
 @respx.mock

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections import Counter
-from collections.abc import AsyncIterator, Callable, Sequence
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -27,10 +25,6 @@ import respx
 
 from destinations.base import GovernedEvent, Rejection
 from destinations.meta_capi import MAX_EVENT_AGE_MS, MetaCapi, Settings
-from gateway.delivery.worker import DestinationWorker
-from gateway.metrics import Metrics
-from gateway.pipeline.route import QueueEntry
-from gateway.queue.sqlite import SqliteStore
 from tests.destinations.helpers import (
     CLIENT_IP,
     FORBIDDEN_STRINGS,
@@ -45,6 +39,7 @@ from tests.destinations.helpers import (
     sha256,
     snapshot,
 )
+from tests.support.worker import RecordingStore, assert_each_settled_once, run_once
 
 PIXEL_ID = "1234567890123456"
 TOKEN = "EAAB-test-token-not-real"
@@ -904,43 +899,6 @@ INITIAL_BACKOFF = 0.01
 STALE_REASON = "rejected: event_time older than 7 days (Meta refuses the request)"
 
 
-class RecordingStore(SqliteStore):
-    """The real SQLite store, recording how each item was settled (as in test_worker.py)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.settled: list[tuple[str, int]] = []
-        self.delays: list[float] = []
-        self.retry_reasons: list[str] = []
-        self.reasons: dict[int, str] = {}
-
-    async def ack(self, ids: Sequence[int]) -> None:
-        self.settled += [("ack", i) for i in ids]
-        await super().ack(ids)
-
-    async def retry(self, ids: Sequence[int], delay_secs: float, reason: str) -> None:
-        self.settled += [("retry", i) for i in ids]
-        self.delays.append(delay_secs)
-        self.retry_reasons.append(reason)
-        await super().retry(ids, delay_secs, reason)
-
-    async def dead_letter(self, ids: Sequence[int], reason: str) -> None:
-        self.settled += [("dead", i) for i in ids]
-        self.reasons.update(dict.fromkeys(ids, reason))
-        await super().dead_letter(ids, reason)
-
-    def kinds(self) -> Counter[str]:
-        return Counter(kind for kind, _ in self.settled)
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[RecordingStore]:
-    s = RecordingStore(str(tmp_path / "q.db"), max_rows=100_000, max_bytes=100_000_000)
-    await s.start()
-    yield s
-    await s.close()
-
-
 def worker_meta(max_attempts: int = 3, **overrides: Any) -> MetaCapi:
     """A Meta adapter pointed at the respx host, with fast retries."""
     retry = {
@@ -961,26 +919,6 @@ def worker_event(n: int, **overrides: Any) -> dict[str, Any]:
     governed: dict[str, Any] = {**page_view(), "event_id": f"e{n}", "timestamp_ms": wall_ms()}
     governed.update(overrides)
     return governed
-
-
-async def run_once(
-    store: RecordingStore, destination: MetaCapi, events: list[dict[str, Any]]
-) -> list[int]:
-    """Queue ``events``, lease them all, deliver once; the leased ids."""
-    name = destination.name
-    await store.put([QueueEntry(name, e["event_id"], orjson.dumps(e)) for e in events])
-    leased = await store.lease(name, len(events), 30)
-    assert len(leased) == len(events)
-    async with httpx.AsyncClient() as client:
-        worker = DestinationWorker(destination, store, client, Metrics(), 30)
-        await worker.deliver(leased)
-    return [i.id for i in leased]
-
-
-def assert_each_settled_once(store: RecordingStore, leased: list[int]) -> None:
-    counts = Counter(item for _, item in store.settled)
-    assert sorted(counts) == sorted(leased)
-    assert set(counts.values()) == {1}
 
 
 def event_ids(request: httpx.Request) -> list[str]:

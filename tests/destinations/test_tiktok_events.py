@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections import Counter
-from collections.abc import AsyncIterator, Callable, Sequence
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -28,14 +26,10 @@ import respx
 from destinations.base import GovernedEvent, OutboundRequest, Rejection, SendResult
 from destinations.tiktok_events import Settings as TiktokSettings
 from destinations.tiktok_events import TiktokEvents
-from gateway.delivery.worker import DestinationWorker
-from gateway.metrics import Metrics
 from gateway.pipeline.consent import ConsentResult, Verdict
 from gateway.pipeline.govern import govern, source_fields
 from gateway.pipeline.identify import Identity
 from gateway.pipeline.ingest import validate
-from gateway.pipeline.route import QueueEntry
-from gateway.queue.sqlite import SqliteStore
 from gateway.request_context import RequestContext
 from tests.destinations.helpers import (
     CLIENT_IP,
@@ -50,6 +44,7 @@ from tests.destinations.helpers import (
     sha256,
     snapshot,
 )
+from tests.support.worker import RecordingStore, assert_each_settled_once, run_once
 
 PIXEL_CODE = "C4TESTPIXEL0123456789"
 TOKEN = "tt-access-token-not-real-0123456789"
@@ -891,43 +886,6 @@ WORKER_ENDPOINT = "http://tiktok.test"
 WORKER_URL = f"{WORKER_ENDPOINT}/open_api/v1.3/event/track/"
 
 
-class RecordingStore(SqliteStore):
-    """The real SQLite store, recording how each item was settled (as in test_worker.py)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.settled: list[tuple[str, int]] = []
-        self.delays: list[float] = []
-        self.retry_reasons: list[str] = []
-        self.reasons: dict[int, str] = {}
-
-    async def ack(self, ids: Sequence[int]) -> None:
-        self.settled += [("ack", i) for i in ids]
-        await super().ack(ids)
-
-    async def retry(self, ids: Sequence[int], delay_secs: float, reason: str) -> None:
-        self.settled += [("retry", i) for i in ids]
-        self.delays.append(delay_secs)
-        self.retry_reasons.append(reason)
-        await super().retry(ids, delay_secs, reason)
-
-    async def dead_letter(self, ids: Sequence[int], reason: str) -> None:
-        self.settled += [("dead", i) for i in ids]
-        self.reasons.update(dict.fromkeys(ids, reason))
-        await super().dead_letter(ids, reason)
-
-    def kinds(self) -> Counter[str]:
-        return Counter(kind for kind, _ in self.settled)
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[RecordingStore]:
-    s = RecordingStore(str(tmp_path / "q.db"), max_rows=100_000, max_bytes=100_000_000)
-    await s.start()
-    yield s
-    await s.close()
-
-
 def worker_tiktok(max_attempts: int = 3, **overrides: Any) -> TiktokEvents:
     """A TikTok adapter pointed at the respx host, with fast retries."""
     retry = {"max_attempts": max_attempts, "initial_backoff_secs": 0.01, "max_backoff_secs": 0.05}
@@ -943,26 +901,6 @@ def worker_event(n: int, **overrides: Any) -> dict[str, Any]:
     }
     governed.update(overrides)
     return governed
-
-
-async def run_once(
-    store: RecordingStore, destination: TiktokEvents, events: list[dict[str, Any]]
-) -> list[int]:
-    """Queue ``events``, lease them all, deliver once; the leased ids."""
-    name = destination.name
-    await store.put([QueueEntry(name, e["event_id"], orjson.dumps(e)) for e in events])
-    leased = await store.lease(name, len(events), 30)
-    assert len(leased) == len(events)
-    async with httpx.AsyncClient() as client:
-        worker = DestinationWorker(destination, store, client, Metrics(), 30)
-        await worker.deliver(leased)
-    return [i.id for i in leased]
-
-
-def assert_each_settled_once(store: RecordingStore, leased: list[int]) -> None:
-    counts = Counter(item for _, item in store.settled)
-    assert sorted(counts) == sorted(leased)
-    assert set(counts.values()) == {1}
 
 
 def event_ids(request: httpx.Request) -> list[str]:

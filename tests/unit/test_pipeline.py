@@ -174,6 +174,18 @@ def test_disabled_destination_is_skipped_with_a_reason() -> None:
     assert any(d.rule == "destinations.meta.enabled" for d in outcome.decisions)
 
 
+def test_unmapped_event_is_skipped_when_unknown_events_drop() -> None:
+    """``unknown_events: drop``: an event without a name for the destination is not
+    queued for it, with the rule in the record, while a mapped event still is."""
+    policy = make_policy(destinations={"meta": {"unknown_events": "drop"}})
+    (outcome,) = run(policy, purchase(event="newsletter_signup")).outcomes
+    assert "meta" not in [e.destination for e in outcome.entries]
+    [skip] = [d for d in outcome.decisions if d.rule == "destinations.meta.unknown_events"]
+    assert (skip.action, skip.destination) == ("skip", "meta")
+    (mapped,) = run(policy, purchase()).outcomes
+    assert "meta" in [e.destination for e in mapped.entries]
+
+
 def test_identity_from_cookie_page_or_new(policy: Policy) -> None:
     """A valid signed cookie is the identity; without it a well-formed page client id is
     adopted; otherwise a new GA-style id is made; a tampered cookie is ignored."""

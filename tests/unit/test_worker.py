@@ -6,46 +6,19 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
-from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
-import pytest
 import respx
 
 from destinations.meta_capi import MetaCapi, Settings
 from gateway.delivery.worker import DestinationWorker
 from gateway.metrics import Metrics
 from gateway.pipeline.route import QueueEntry
-from gateway.queue.sqlite import SqliteStore
+from tests.support.worker import RecordingStore, assert_each_settled_once, run_once
 
 URL = "http://meta.test/v26.0/42/events"
-
-
-class RecordingStore(SqliteStore):
-    """The real store, recording how each item was settled."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.settled: list[tuple[str, int]] = []
-        self.delays: list[float] = []
-        self.reasons: dict[int, str] = {}
-
-    async def ack(self, ids: Sequence[int]) -> None:
-        self.settled += [("ack", i) for i in ids]
-        await super().ack(ids)
-
-    async def retry(self, ids: Sequence[int], delay_secs: float, reason: str) -> None:
-        self.settled += [("retry", i) for i in ids]
-        self.delays.append(delay_secs)
-        await super().retry(ids, delay_secs, reason)
-
-    async def dead_letter(self, ids: Sequence[int], reason: str) -> None:
-        self.settled += [("dead", i) for i in ids]
-        self.reasons.update(dict.fromkeys(ids, reason))
-        await super().dead_letter(ids, reason)
 
 
 def governed(n: int, **overrides: Any) -> dict[str, Any]:
@@ -77,33 +50,6 @@ def meta(**retry: Any) -> MetaCapi:
         }
     )
     return MetaCapi("meta", settings)
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[RecordingStore]:
-    s = RecordingStore(str(tmp_path / "q.db"), max_rows=100_000, max_bytes=100_000_000)
-    await s.start()
-    yield s
-    await s.close()
-
-
-async def run_once(
-    store: RecordingStore, destination: MetaCapi, events: list[dict[str, Any]]
-) -> list[int]:
-    """Queue ``events``, lease them all, deliver once; the leased ids."""
-    await store.put([QueueEntry("meta", e["event_id"], orjson.dumps(e)) for e in events])
-    leased = await store.lease("meta", len(events), 30)
-    assert len(leased) == len(events)
-    async with httpx.AsyncClient() as client:
-        worker = DestinationWorker(destination, store, client, Metrics(), 30)
-        await worker.deliver(leased)
-    return [i.id for i in leased]
-
-
-def assert_each_settled_once(store: RecordingStore, leased: list[int]) -> None:
-    counts = Counter(item for _, item in store.settled)
-    assert sorted(counts) == sorted(leased)
-    assert set(counts.values()) == {1}
 
 
 @respx.mock
