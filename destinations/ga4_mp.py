@@ -55,6 +55,7 @@ from destinations.base import (
     hashed,
     normalized,
 )
+from destinations.commerce import is_number
 from gateway.pii import GA4
 
 MAX_EVENTS = 25
@@ -443,7 +444,7 @@ def _params(ev: Mapping[str, Any], ts_ms: int) -> list[tuple[str, Any, str]]:
     ]
     page = ev.get("page", {})
     out += [(param, page[key], f"page.{key}") for key, param in _PAGE_PARAMS if page.get(key)]
-    if _is_number(value := props.get("value")):
+    if is_number(value := props.get("value")):
         out.append(("value", value, "properties.value"))
     if isinstance(currency := props.get("currency"), str):
         out.append(("currency", currency.upper(), "properties.currency"))
@@ -454,10 +455,6 @@ def _params(ev: Mapping[str, Any], ts_ms: int) -> list[tuple[str, Any, str]]:
         out.append(("items", items, "properties.items"))
     out += [(k, v, f"properties.{k}") for k, v in props.items() if k not in _MAPPED_PROPERTIES]
     return out
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 class _Fitter:
@@ -487,7 +484,7 @@ class _Fitter:
         if isinstance(value, bool):
             # GA4 parameters are strings or numbers
             return int(value)
-        if _is_number(value):
+        if is_number(value):
             return value
         if isinstance(value, str):
             if len(value) > limit:

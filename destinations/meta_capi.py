@@ -37,6 +37,7 @@ from destinations.base import (
     hashed,
     parse_retry_after,
 )
+from destinations.commerce import commerce_fields, is_number
 
 #: Meta refuses a whole request holding an event over 7 days old; an hour of margin keeps
 #: an event that is just inside the limit when encoded from crossing it in flight
@@ -71,9 +72,6 @@ USER_KEYS: Mapping[str, str] = {
 
 #: Graph API error codes that mean "wait and retry" (reference §1.8)
 RETRYABLE_CODES = frozenset({1, 2, 4, 17, 341, 368, 613, 80003, 80004})
-
-#: properties mapped to custom_data fields of their own; the rest pass as custom properties
-_MAPPED_PROPERTIES = frozenset({"value", "currency", "transaction_id", "items", "search_term"})
 
 
 class Settings(EndpointSettings):
@@ -220,17 +218,8 @@ def user_data(ev: Mapping[str, Any]) -> dict[str, Any]:
 
 def custom_data(props: Mapping[str, Any]) -> dict[str, Any]:
     """Meta ``custom_data`` from the event's properties (GA4-style names)."""
-    out: dict[str, Any] = {k: v for k, v in props.items() if k not in _MAPPED_PROPERTIES}
-    if isinstance(value := props.get("value"), int | float) and not isinstance(value, bool):
-        out["value"] = value
-    if isinstance(currency := props.get("currency"), str):
-        out["currency"] = currency.upper()
-    if isinstance(order := props.get("transaction_id"), str):
-        out["order_id"] = order
-    if isinstance(term := props.get("search_term"), str):
-        out["search_string"] = term
-    items = [i for i in props.get("items") or () if isinstance(i, Mapping)]
-    contents = [content(i) for i in items if i.get("item_id") is not None]
+    out, items = commerce_fields(props, search_key="search_string")
+    contents = [content(i) for i in items]
     if contents:
         out["contents"] = contents
         out["content_ids"] = [c["id"] for c in contents]
@@ -244,7 +233,7 @@ def content(item: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"id": str(item["item_id"])}
     if isinstance(q := item.get("quantity"), int) and not isinstance(q, bool):
         out["quantity"] = q
-    if isinstance(p := item.get("price"), int | float) and not isinstance(p, bool):
+    if is_number(p := item.get("price")):
         out["item_price"] = p
     for source, target in (
         ("item_name", "title"),

@@ -44,6 +44,7 @@ from destinations.base import (
     hashed,
     parse_retry_after,
 )
+from destinations.commerce import commerce_fields, is_number
 from gateway.pii import TIKTOK
 
 MAX_EVENTS = 1000
@@ -71,9 +72,6 @@ RETRYABLE_CODES = frozenset({40100, 40700})
 #: 20001 is read as a partial success (RudderStack's reading, unverified): the batch is
 #: split and resent, TikTok deduplicates what it took by event id, the bad one is isolated
 SPLITTABLE_CODES = frozenset({40002, 20001})
-
-#: properties mapped to fields of their own; the rest pass as custom properties
-_MAPPED_PROPERTIES = frozenset({"value", "currency", "transaction_id", "items", "search_term"})
 
 
 class Settings(EndpointSettings):
@@ -187,17 +185,8 @@ def user(ev: Mapping[str, Any]) -> dict[str, str]:
 
 def tiktok_properties(props: Mapping[str, Any]) -> dict[str, Any]:
     """TikTok ``properties`` from the event's (GA4-style) properties."""
-    out: dict[str, Any] = {k: v for k, v in props.items() if k not in _MAPPED_PROPERTIES}
-    if isinstance(value := props.get("value"), int | float) and not isinstance(value, bool):
-        out["value"] = value
-    if isinstance(currency := props.get("currency"), str):
-        out["currency"] = currency.upper()
-    if isinstance(order := props.get("transaction_id"), str):
-        out["order_id"] = order
-    if isinstance(term := props.get("search_term"), str):
-        out["query"] = term
-    items = [i for i in props.get("items") or () if isinstance(i, Mapping)]
-    contents = [content(i) for i in items if i.get("item_id") is not None]
+    out, items = commerce_fields(props, search_key="query")
+    contents = [content(i) for i in items]
     if contents:
         out["contents"] = contents
         out["content_type"] = "product"
@@ -214,7 +203,7 @@ def content(item: Mapping[str, Any]) -> dict[str, Any]:
     ):
         if isinstance(v := item.get(source), str):
             out[target] = v
-    if isinstance(p := item.get("price"), int | float) and not isinstance(p, bool):
+    if is_number(p := item.get("price")):
         out["price"] = p
     if isinstance(q := item.get("quantity"), int) and not isinstance(q, bool):
         out["quantity"] = q
