@@ -129,6 +129,16 @@ def queued(item_id: int, event: GovernedEvent, destination: str = "dest") -> Que
     )
 
 
+def single_request(
+    destination: HttpDestination, event: GovernedEvent, item_id: int = 7
+) -> OutboundRequest:
+    """Encode one governed event; its only request (asserting nothing was rejected)."""
+    encoded = destination.encode([queued(item_id, event)], now_ms=NOW_MS)
+    assert encoded.rejected == []
+    [request] = encoded.requests
+    return request
+
+
 def body_json(request: OutboundRequest) -> Any:
     """The request body decoded as JSON (it must be UTF-8 JSON)."""
     return json.loads(request.content.decode("utf-8"))

@@ -37,6 +37,7 @@ from tests.destinations.helpers import (
     govern_raw,
     queued,
     sha256,
+    single_request,
 )
 
 
@@ -163,10 +164,7 @@ def build(adapter_type: str, **overrides: Any) -> HttpDestination:
 
 def one_request(destination: HttpDestination) -> OutboundRequest:
     """The single request a governed realistic event encodes to."""
-    encoded = destination.encode([queued(1, govern_raw(destination))], now_ms=NOW_MS)
-    assert encoded.rejected == []
-    [request] = encoded.requests
-    return request
+    return single_request(destination, govern_raw(destination), item_id=1)
 
 
 @pytest.fixture(params=ADAPTER_TYPES)

@@ -38,6 +38,7 @@ from tests.destinations.helpers import (
     govern_raw,
     queued,
     sha256,
+    single_request,
     snapshot,
 )
 from tests.support.worker import RecordingStore, assert_each_settled_once, run_once
@@ -220,10 +221,7 @@ def ad_personalization_restricted_purchase() -> GovernedEvent:
 
 def encode_one(ev: GovernedEvent, destination: Ga4Mp | None = None) -> OutboundRequest:
     """Encode one event and return its only request (asserting nothing was rejected)."""
-    encoded = (destination or ga4()).encode([queued(7, ev)], now_ms=NOW_MS)
-    assert encoded.rejected == []
-    [request] = encoded.requests
-    return request
+    return single_request(destination or ga4(), ev)
 
 
 def only_event(ev: GovernedEvent, destination: Ga4Mp | None = None) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from tests.destinations.helpers import (
     govern_raw,
     queued,
     sha256,
+    single_request,
     snapshot,
 )
 from tests.support.worker import RecordingStore, assert_each_settled_once, run_once
@@ -143,10 +144,7 @@ def limited_data_use_purchase() -> GovernedEvent:
 
 def encode_one(event: GovernedEvent, destination: MetaCapi | None = None) -> Any:
     """Encode one event and return its only request (asserting nothing was rejected)."""
-    encoded = (destination or meta()).encode([queued(7, event)], now_ms=NOW_MS)
-    assert encoded.rejected == []
-    [request] = encoded.requests
-    return request
+    return single_request(destination or meta(), event)
 
 
 def rejection_of(event: GovernedEvent) -> Rejection:

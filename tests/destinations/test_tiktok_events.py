@@ -42,6 +42,7 @@ from tests.destinations.helpers import (
     govern_raw,
     queued,
     sha256,
+    single_request,
     snapshot,
 )
 from tests.support.worker import RecordingStore, assert_each_settled_once, run_once
@@ -264,10 +265,7 @@ def raw_with_all_ids() -> dict[str, Any]:
 
 def encode_one(governed: GovernedEvent, destination: TiktokEvents | None = None) -> Any:
     """Encode one event and return its only request (asserting nothing was rejected)."""
-    encoded = (destination or tiktok()).encode([queued(7, governed)], now_ms=NOW_MS)
-    assert encoded.rejected == []
-    [request] = encoded.requests
-    return request
+    return single_request(destination or tiktok(), governed)
 
 
 def data_of(governed: GovernedEvent, destination: TiktokEvents | None = None) -> dict[str, Any]:
