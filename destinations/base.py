@@ -32,24 +32,25 @@ from typing import Annotated, Any, ClassVar, Literal, Protocol, Self, TypedDict
 
 import httpx
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     SecretStr,
     StringConstraints,
     field_validator,
 )
 
+from destinations.policy import (
+    EventFilter,
+    EventName,
+    FieldPolicy,
+    Kind,
+    NetworkPolicy,
+    PropertyEdits,
+)
+from destinations.strict import StrictModel
 from gateway.pii import META, Recipe
 
 Outcome = Literal["ok", "retry", "permanent"]
 Treatment = Literal["raw", "hashed", "normalized", "never"]
-
-
-class StrictModel(BaseModel):
-    """Config models: unknown keys refused, no type coercion, immutable."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
 class BatchSettings(StrictModel):
@@ -75,8 +76,6 @@ class TimeoutSettings(StrictModel):
 
 
 Restriction = Literal["ad_user_data", "ad_personalization", "limited_data_use"]
-#: a gateway event name, as the event model allows it
-EventName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_ .:-]{0,99}$")]
 PlatformEventName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
@@ -109,6 +108,13 @@ class DestinationSettings(StrictModel):
     #: ``drop`` it for this destination (recorded as a decision, never silent)
     unknown_events: Literal["send", "drop"] = "send"
     enabled: bool = True
+    #: what the destination is, for governance rules that withhold by kind
+    kind: Kind = "advertising"
+    #: which declared fields leave (absent: all the adapter declares)
+    fields: FieldPolicy | None = None
+    events: EventFilter = EventFilter()
+    properties: PropertyEdits = PropertyEdits()
+    network: NetworkPolicy = NetworkPolicy()
     batch: BatchSettings = BatchSettings()
     retry: RetrySettings = RetrySettings()
     timeout: TimeoutSettings = TimeoutSettings()

@@ -56,6 +56,7 @@ from destinations.base import (
     normalized,
 )
 from destinations.commerce import is_number
+from destinations.policy import Kind
 from gateway.pii import GA4
 
 MAX_EVENTS = 25
@@ -188,6 +189,7 @@ class Settings(EndpointSettings):
     """``ga4_mp`` settings; empty ``measurement_id`` or ``api_secret`` keep events queued."""
 
     type: Literal["ga4_mp"]
+    kind: Kind = "analytics"
     measurement_id: str = Field("", pattern=r"^(G-[A-Z0-9]{4,20})?$")
     api_secret: SecretStr = SecretStr("")
     #: https://region1.google-analytics.com collects in the EU

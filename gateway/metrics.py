@@ -95,6 +95,26 @@ class Metrics:
             ["destination", "rule"],
             registry=r,
         )
+        self.filtered = Counter(
+            "gateway_events_filtered",
+            "Events the bot and junk filter kept from destinations (answered 204 and "
+            "counted as accepted: a bot must not learn it was spotted), by reason",
+            ["endpoint", "reason"],
+            registry=r,
+        )
+        self.plan_violations = Counter(
+            "gateway_tracking_plan_violations",
+            "Tracking-plan violations, by event (as the plan names it, else unknown) and rule",
+            ["event", "rule"],
+            registry=r,
+        )
+        self.governance = Counter(
+            "gateway_governance_changes",
+            "Changes governance rules made to events (fields dropped, redacted, hashed, "
+            "truncated ...), by destination (* for every destination), rule and action",
+            ["destination", "rule", "action"],
+            registry=r,
+        )
         self.request_seconds = Histogram(
             "gateway_delivery_request_seconds",
             "Outbound request duration",

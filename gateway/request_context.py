@@ -36,6 +36,8 @@ class RequestContext:
     gpc: bool
     peer_trusted: bool
     cookies: dict[str, str] = field(default_factory=dict)
+    #: a prefetch or link preview, not a visit (bot filtering reads it)
+    prefetch: bool = False
     notes: tuple[str, ...] = ()
 
 
@@ -54,7 +56,11 @@ class ContextRules:
         object.__setattr__(self, "wanted", _BASE_HEADERS | {n.lower() for n in names})
 
 
-_BASE_HEADERS = frozenset({"x-forwarded-for", "user-agent", "sec-gpc", "cookie"})
+#: headers by which browsers and link unfurlers mark a prefetch or a preview
+_PREFETCH_HEADERS = ("sec-purpose", "purpose", "x-purpose", "x-moz")
+_BASE_HEADERS = frozenset(
+    {"x-forwarded-for", "user-agent", "sec-gpc", "cookie", *_PREFETCH_HEADERS}
+)
 
 
 def read_headers(raw: Iterable[tuple[bytes, bytes]], wanted: frozenset[str]) -> Headers:
@@ -94,7 +100,13 @@ def build_context(
         peer_trusted=trusted,
         cookies=cookies,
         notes=tuple(notes),
+        prefetch=any(_is_prefetch(v) for h in _PREFETCH_HEADERS for v in headers.get(h, ())),
     )
+
+
+def _is_prefetch(value: str) -> bool:
+    value = value.lower()
+    return "prefetch" in value or "preview" in value
 
 
 @lru_cache(maxsize=1024)

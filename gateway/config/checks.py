@@ -1,14 +1,15 @@
-"""Cross-references pydantic cannot check: purpose names and region codes."""
+"""Cross-references pydantic cannot check: purpose names, region codes, and (in
+``governance_checks``) the governance rules."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-import pycountry
-
 from destinations import REGISTRY
+from gateway.config.governance_checks import governance_problems
 from gateway.config.models import CookieConfig
+from gateway.config.region_codes import is_region_code, region_code_problem
 from gateway.config.yaml_source import Path
 
 
@@ -51,12 +52,9 @@ def semantic_problems(data: Any) -> list[tuple[Path, str]]:
                 problems.append((path, f"{adapter.type} has no {kind} mode"))
         codes = restrictions.get("limited_data_use")
         for i, code in enumerate(codes if isinstance(codes, list) else ()):
-            if isinstance(code, str) and not is_region_code(code):
+            if isinstance(code, str) and (message := region_code_problem(code)):
                 problems.append(
-                    (
-                        ("destinations", name, "restrictions", "limited_data_use", i),
-                        "not an ISO 3166-1 alpha-2 country or ISO 3166-2 subdivision code",
-                    )
+                    (("destinations", name, "restrictions", "limited_data_use", i), message)
                 )
     cookie = _mapping(data.get("identity")).get("cookie", {})
     if isinstance(cookie, dict) and "requires" in cookie:
@@ -74,15 +72,8 @@ def semantic_problems(data: Any) -> list[tuple[Path, str]]:
             path = ("consent", "regions", regime, i)
             if not isinstance(code, str):
                 continue
-            if not is_region_code(code):
-                upper = code.isascii() and is_region_code(code.upper())
-                hint = " (codes are upper case)" if upper else ""
-                problems.append(
-                    (
-                        path,
-                        f"not an ISO 3166-1 alpha-2 country or ISO 3166-2 subdivision code{hint}",
-                    )
-                )
+            if message := region_code_problem(code):
+                problems.append((path, message))
             elif code in seen:
                 problems.append((path, f"region already listed under {seen[code]}"))
             else:
@@ -94,18 +85,8 @@ def semantic_problems(data: Any) -> list[tuple[Path, str]]:
         and not is_region_code(country.upper())
     ):
         problems.append((("pii", "default_country"), "not an ISO 3166-1 alpha-2 country code"))
-    return problems
+    return problems + governance_problems(data)
 
 
 def _mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
-
-
-def is_region_code(code: str) -> bool:
-    """Whether ``code`` is an uppercase ISO 3166-1 alpha-2 or ISO 3166-2 code."""
-    if code != code.upper():
-        # compiled lookups match the upper-case codes CDNs send; "us-ca" would never match
-        return False
-    if "-" in code:
-        return pycountry.subdivisions.get(code=code) is not None
-    return len(code) == 2 and code.isupper() and pycountry.countries.get(alpha_2=code) is not None

@@ -16,6 +16,8 @@ import orjson
 from destinations import REGISTRY
 from destinations.base import HttpDestination
 from gateway.config.models import Config, CookieConfig, Regime
+from gateway.governance.destination_rules import DestinationRules
+from gateway.governance.event_rules import Governance
 from gateway.request_context import ContextRules
 
 #: strictest first: an unknown region gets the first
@@ -57,6 +59,10 @@ class Policy:
     regimes: MappingProxyType[str, Regime]
     default_regime: Regime
     destinations: MappingProxyType[str, HttpDestination]
+    #: each destination's governance settings, compiled
+    rules: MappingProxyType[str, DestinationRules]
+    #: the ``governance:`` section, compiled (patterns, plan, bot list)
+    governance: Governance
     terms: MappingProxyType[str, ConsentTerms]
     #: the TCF vendor ids the destinations name, None standing for "not a TCF vendor"
     vendor_ids: tuple[int | None, ...]
@@ -130,6 +136,10 @@ def compile_policy(config: Config) -> Policy:
         regimes=MappingProxyType(regimes),
         default_regime=regions.default,
         destinations=MappingProxyType(destinations),
+        rules=MappingProxyType(
+            {name: DestinationRules(name, s) for name, s in config.destinations.items()}
+        ),
+        governance=Governance(config.governance),
         terms=MappingProxyType(terms),
         vendor_ids=(None, *sorted({t.tcf_vendor_id for t in terms.values()} - {None})),
         cookie=config.identity.cookie,

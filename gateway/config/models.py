@@ -14,6 +14,7 @@ from pydantic import AfterValidator, Field, SecretStr, field_validator
 
 from destinations import REGISTRY
 from destinations.base import StrictModel
+from gateway.config.governance import GovernanceConfig
 from gateway.signals.gcm import GcmType
 
 Regime = Literal["opt_in", "opt_out", "none"]
@@ -169,6 +170,7 @@ class Config(StrictModel):
     identity: IdentityConfig
     consent: ConsentConfig
     pii: PiiConfig = PiiConfig()
+    governance: GovernanceConfig = GovernanceConfig()
     queue: QueueConfig = QueueConfig()
     logging: LoggingConfig = LoggingConfig()
     destinations: dict[Annotated[str, Field(pattern=_NAME)], DestinationConfig]

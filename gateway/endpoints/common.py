@@ -71,11 +71,19 @@ async def accept(
     policy = runtime.policy
     processed = process(events, ctx, policy)
     await runtime.store.put(processed.entries, _records(processed, ctx, policy))
-    runtime.metrics.inc(runtime.metrics.accepted, endpoint, amount=len(events))
+    metrics = runtime.metrics
+    metrics.inc(metrics.accepted, endpoint, amount=len(events))
     for outcome in processed.outcomes:
         verdicts = outcome.consent.verdicts
         for name, verdict in verdicts.items():
-            runtime.metrics.inc(runtime.metrics.verdicts, name, verdict.action)
+            metrics.inc(metrics.verdicts, name, verdict.action)
+        ruled = outcome.governance
+        if ruled.junk is not None:
+            metrics.inc(metrics.filtered, endpoint, ruled.junk)
+        for v in ruled.violations:
+            metrics.inc(metrics.plan_violations, v.event, v.rule)
+        for change in outcome.changes:
+            metrics.inc(metrics.governance, change.destination or "*", change.rule, change.action)
         if policy.log_decisions:
             runtime.decisions.record(
                 {
@@ -92,6 +100,8 @@ async def accept(
                             if d.action == "withhold"
                         }
                     ),
+                    # the governance rules that changed the event (ids, never values)
+                    "governed_by": sorted({c.rule for c in outcome.changes}),
                 }
             )
     return processed

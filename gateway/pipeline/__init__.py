@@ -1,5 +1,9 @@
 """The request path's stages, composed: ingest → identify → consent → govern → route.
 
+Govern runs in two steps: the event-wide ``governance:`` rules (bots, tracking plan,
+sensitive pages, scrubbing) once per event, then per destination its own rules and the
+adapter's field declarations.
+
 ``process`` is pure apart from the clock and the random client id; the endpoints put
 its entries in the queue, and ``gateway explain`` prints its decisions and encodes its
 governed events instead.
@@ -13,6 +17,7 @@ from dataclasses import dataclass, field
 from destinations.base import GovernedEvent
 from gateway.config.compile import Policy
 from gateway.decisions import Decision
+from gateway.governance.event_rules import EventGovernance
 from gateway.pipeline.consent import ConsentResult, evaluate
 from gateway.pipeline.govern import govern, source_fields
 from gateway.pipeline.identify import Identity, identify
@@ -29,7 +34,10 @@ class Outcome:
     consent: ConsentResult
     governed: dict[str, GovernedEvent]
     entries: list[QueueEntry]
+    governance: EventGovernance
     decisions: list[Decision] = field(default_factory=list)
+    #: every change a governance rule made (also in ``decisions``): counted in metrics
+    changes: list[Decision] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +77,11 @@ def _one(
     consent = evaluate(ingested.event.consent, ctx, policy)
     decisions = [*ingested.decisions, *identity.decisions, *consent.decisions]
     source = source_fields(ingested, identity, ctx, consent)
+    ruled = policy.governance.apply(source, ingested.event.properties, ctx)
+    changes = list(ruled.remarks)
+    decisions += ruled.remarks
     country = ingested.event.user.country or policy.default_country
+    name_of_event = ingested.event.event
     governed: dict[str, GovernedEvent] = {}
     entries: list[QueueEntry] = []
     for name, destination in policy.destinations.items():
@@ -77,13 +89,31 @@ def _one(
         decisions.extend(verdict.decisions)
         if verdict.action == "withhold":
             continue
-        if (skipped := skip(destination, ingested.event.event)) is not None:
+        rules = policy.rules[name]
+        skipped = (
+            skip(destination, name_of_event)
+            or rules.skip(name_of_event)
+            or ruled.withheld(name, rules.kind)
+        )
+        if skipped is not None:
             decisions.append(skipped)
             continue
+        narrowed: list[Decision] = []
+        narrowed_source = rules.narrow(ruled.source, ctx.region, narrowed)
         remarks = decisions if field_remarks else None
-        event = govern(source, destination, country, remarks, verdict)
-        entry, routed = route(destination, ingested.event_id, event)
+        event = govern(
+            narrowed_source,
+            destination,
+            country,
+            remarks,
+            verdict,
+            allowed=rules.allowed(name_of_event),
+            changes=narrowed,
+        )
+        changes += narrowed
+        decisions += narrowed
+        entry, routed = route(destination, ingested.event_id, event, ruled.dead_letter)
         decisions.append(routed)
         governed[name] = event
         entries.append(entry)
-    return Outcome(ingested, consent, governed, entries, decisions)
+    return Outcome(ingested, consent, governed, entries, ruled, decisions, changes)

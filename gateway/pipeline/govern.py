@@ -3,23 +3,23 @@
 The adapter's ``FIELDS`` is the allow-list: a path it does not declare, or declares
 ``never``, is dropped; a ``hashed`` path leaves only as the SHA-256 of its normalized
 value, a ``normalized`` one as its normalized value (GA4's unhashed address parts);
-``user`` fields are never passed raw, whatever an adapter declares. Email
-addresses found in any raw text that leaves (a page URL with ``?email=``, a custom
-property) are replaced by ``redacted``: the fixed floor under the configurable scrubbing
-rules. Every change is a remark (field path, action, rule, reason), never the value.
+``user`` fields are never passed raw, whatever an adapter declares. The operator's field
+list (``destinations.NAME.fields``) narrows it further. Email addresses found in any raw
+text that leaves are replaced by ``redacted``: the fixed floor under the configurable
+scrubbing rules of ``governance.scrub`` (which run before, once per event). Every change
+is a remark (field path, action, rule, reason), never the value.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from destinations.base import FieldRule, GovernedEvent, HttpDestination
 from gateway.decisions import Decision
+from gateway.governance.destination_rules import Allowed
+from gateway.governance.scrub import scrub_floor
 from gateway.pii import PiiField
 from gateway.pipeline.consent import ConsentResult, Verdict
 from gateway.pipeline.identify import Identity
@@ -29,8 +29,6 @@ from gateway.request_context import RequestContext
 _PII_FIELDS = {field.value: field for field in PiiField}
 #: sections whose dropped fields are worth a remark (the rest are event payload)
 _REMARKED = frozenset({"user", "ids", "context", "page"})
-#: an email address, also URL-encoded (``%40``), anywhere in a string
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 EMAIL_RULE = "govern.email_in_text"
 #: browser and click ids that identify a visitor to an ad platform
 _AD_IDS = frozenset({"fbp", "fbc", "ttp", "ttclid", "gclid"})
@@ -100,42 +98,28 @@ def source_fields(
     }
 
 
-def scrub_emails(value: Any) -> tuple[Any, bool]:
-    """``value`` with every email address in its strings replaced; whether any was."""
-    if isinstance(value, str):
-        if "@" not in value and "%40" not in value:
-            return value, False
-        scrubbed = _EMAIL.sub("redacted", value)
-        return scrubbed, scrubbed != value
-    if not isinstance(value, dict | list):
-        return value, False
-    # one serialization tells whether anything below could hold an address
-    flat = orjson.dumps(value)
-    if b"@" not in flat and b"%40" not in flat:
-        return value, False
-    if isinstance(value, dict):
-        pairs = {k: scrub_emails(v) for k, v in value.items()}
-        return {k: v for k, (v, _) in pairs.items()}, any(c for _, c in pairs.values())
-    items = [scrub_emails(v) for v in value]
-    return [v for v, _ in items], any(c for _, c in items)
-
-
 def govern(
     source: dict[str, dict[str, Any]],
     destination: HttpDestination,
     country_hint: str | None,
     remarks: list[Decision] | None = None,
     verdict: Verdict | None = None,
+    *,
+    allowed: Allowed | None = None,
+    changes: list[Decision] | None = None,
 ) -> GovernedEvent:
     """The governed event for ``destination``, in the form its consent ``verdict`` allows.
 
     The verdict's purposes and restrictions become the ``consent`` section (adapters
     turn restrictions into the platform's privacy fields); under an ``ad_user_data``
-    restriction no ``user`` field leaves, hashed or not.
+    restriction no ``user`` field leaves, hashed or not. ``allowed`` is the operator's
+    field list (``destinations.NAME.fields``): it narrows the adapter's declaration.
 
-    With a ``remarks`` list, a remark about each change is appended to it. The request
-    path passes none: its remarks would be thrown away, and making them costs as much
-    as the cut itself (``gateway explain`` and the tests ask for them).
+    With a ``remarks`` list, a remark about each change the adapter's declaration makes
+    is appended to it. The request path passes none: its remarks would be thrown away,
+    and making them costs as much as the cut itself (``gateway explain`` and the tests
+    ask for them). Fields the operator's list drops are remarked in ``changes`` always:
+    they are counted in metrics.
     """
     name = destination.name
     rule_id = f"{destination.type}.FIELDS"
@@ -150,6 +134,24 @@ def govern(
         target = out if not section else {}
         for key, value in values.items():
             rule = None if cut is None else cut.exact.get(key, cut.wildcard)
+            if (
+                allowed is not None
+                and rule is not None
+                and rule.treatment != "never"
+                and not allowed.permits(section, key)
+            ):
+                if changes is not None:
+                    changes.append(
+                        Decision(
+                            "govern",
+                            _path(section, key),
+                            "drop",
+                            allowed.rule,
+                            "not in the destination's field list",
+                            name,
+                        )
+                    )
+                continue
             if rule is None or rule.treatment == "never":
                 if remarks is not None and section in _REMARKED:
                     remarks.append(
@@ -168,7 +170,7 @@ def govern(
                 if digest is not None:
                     target[key] = digest
                 continue
-            value, scrubbed = scrub_emails(value)
+            value, scrubbed = scrub_floor(value)
             if scrubbed and remarks is not None:
                 remarks.append(
                     Decision(

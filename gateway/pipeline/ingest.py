@@ -128,6 +128,7 @@ PIXEL_FIELDS: Mapping[str, tuple[str, ...]] = {
     "dl": ("page", "url"),
     "dr": ("page", "referrer"),
     "dt": ("page", "title"),
+    "pc": ("page", "category"),
     "cid": ("ids", "client_id"),
     "sid": ("ids", "session_id"),
     "gcs": ("consent", "gcs"),
@@ -139,10 +140,11 @@ MAX_PIXEL_PARAMS = 50
 def pixel_event(params: list[tuple[str, str]]) -> dict[str, Any]:
     """Build a raw event from pixel query parameters.
 
-    ``e`` (event), ``eid``, ``ts`` (epoch ms), ``dl``/``dr``/``dt`` (page url, referrer,
-    title), ``cid`` (client id), ``sid`` (session id), ``gcs``/``gcd`` (consent mode, as
-    Google's tags send it), ``c.<category>=1|0`` (consent categories); any other parameter
-    becomes a string property (``utm_source`` and the like).
+    ``e`` (event), ``eid``, ``ts`` (epoch ms), ``dl``/``dr``/``dt``/``pc`` (page url,
+    referrer, title, category), ``cid`` (client id), ``sid`` (session id),
+    ``gcs``/``gcd`` (consent mode, as Google's tags send it), ``c.<category>=1|0``
+    (consent categories); any other parameter becomes a string property (``utm_source``
+    and the like).
     """
     if len(params) > MAX_PIXEL_PARAMS:
         raise InputError("too many query parameters", [InputDetail((), "at most 50")])

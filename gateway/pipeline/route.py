@@ -22,6 +22,8 @@ class QueueEntry(NamedTuple):
     destination: str
     event_id: str
     payload: bytes
+    #: set aside in the dead-letter store at once, with this reason (tracking plan)
+    dead_letter: str | None = None
 
 
 def skip(destination: HttpDestination, event_name: str) -> Decision | None:
@@ -44,11 +46,25 @@ def skip(destination: HttpDestination, event_name: str) -> Decision | None:
 
 
 def route(
-    destination: HttpDestination, event_id: str, governed: GovernedEvent
+    destination: HttpDestination,
+    event_id: str,
+    governed: GovernedEvent,
+    dead_letter: str | None = None,
 ) -> tuple[QueueEntry, Decision]:
-    """The queue entry for ``destination`` (``skip`` said it gets one) and the decision."""
+    """The queue entry for ``destination`` (``skip`` said it gets one) and the decision;
+    with ``dead_letter``, the entry goes straight to the dead-letter store (it can be
+    replayed from there once the tracking plan or the site is fixed)."""
     name = destination.name
-    entry = QueueEntry(name, event_id, orjson.dumps(governed))
+    entry = QueueEntry(name, event_id, orjson.dumps(governed), dead_letter)
+    if dead_letter is not None:
+        return entry, Decision(
+            "route",
+            f"destination:{name}",
+            "dead_letter",
+            "governance.tracking_plan",
+            dead_letter,
+            name,
+        )
     return entry, Decision(
         "route", f"destination:{name}", "queue", f"destinations.{name}", "queued", name
     )

@@ -3,7 +3,8 @@
 Semantics every backend keeps (a conformance test runs over each):
 
 - ``put`` returns only once the entries are durable; it raises ``QueueFull`` past the
-  configured bounds and ``QueueUnavailable`` when it cannot write. Nothing else.
+  configured bounds and ``QueueUnavailable`` when it cannot write. Nothing else. An
+  entry with a ``dead_letter`` reason goes straight to the dead-letter store.
 - ``lease`` hands out due items of one destination, oldest first, hidden from other
   leases for ``lease_secs``; a lease that is never settled expires and the item is due
   again (at-least-once delivery). Each lease counts as one attempt.

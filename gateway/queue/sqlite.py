@@ -16,6 +16,8 @@ Invariants
   of: due, leased, backing off, dead-lettered; or gone after ack.
 - One process owns the file (an exclusive lock on ``<path>.lock``), so at start every
   lease is stale: leased rows are made due at once rather than after their deadline.
+- An entry ``put`` with a ``dead_letter`` reason is inserted and moved to
+  ``dead_letters`` in the same transaction: it is never leased.
 - Consent records given to ``put`` are inserted in the same transaction as its rows
   (``gateway.consent_records``): an acknowledged event always has its record.
 - Bounds (rows and bytes of live rows) are checked before writing; past them ``put``
@@ -274,7 +276,10 @@ class SqliteStore:
     async def put(
         self, entries: Sequence[QueueEntry], records: Sequence[ConsentRecord] = ()
     ) -> None:
-        if not entries:
+        dead = [e for e in entries if e.dead_letter is not None]
+        if dead:
+            entries = [e for e in entries if e.dead_letter is None]
+        if not entries and not dead:
             if records:
                 await self._submit(None, records=records)
             return
@@ -293,11 +298,13 @@ class SqliteStore:
         def done(_: None) -> None:
             for destination in per_destination:
                 self.wakeup(destination).set()
+            counts.dead.update(e.destination for e in dead)
 
         def failed() -> None:
             counts.add({d: -n for d, n in per_destination.items()}, -size)
 
-        await self._submit(None, done, failed, rows, records or None)
+        run = _dead_on_arrival(dead, now) if dead else None
+        await self._submit(run, done, failed, rows or None, records or None)
 
     async def lease(self, destination: str, limit: int, lease_secs: float) -> list[QueuedEvent]:
         now = _now_ms()
@@ -410,6 +417,27 @@ class SqliteStore:
         if (event := self._wakeups.get(destination)) is None:
             event = self._wakeups[destination] = asyncio.Event()
         return event
+
+
+def _dead_on_arrival(
+    entries: Sequence[QueueEntry], now: int
+) -> Callable[[sqlite3.Connection], None]:
+    """Write ``entries`` straight to the dead-letter store, through ``items`` so that a
+    dead letter's id never collides with an item's (dead letters keep their item id)."""
+
+    def run(conn: sqlite3.Connection) -> None:
+        for e in entries:
+            cursor = conn.execute(_INSERT, (e.destination, e.event_id, e.payload, now, now))
+            conn.execute(
+                "INSERT INTO dead_letters"
+                " (id, destination, event_id, payload, created_ms, attempts, failed_ms, reason)"
+                " SELECT id, destination, event_id, payload, created_ms, 0, ?, ?"
+                " FROM items WHERE id = ?",
+                (now, e.dead_letter, cursor.lastrowid),
+            )
+            conn.execute("DELETE FROM items WHERE id = ?", (cursor.lastrowid,))
+
+    return run
 
 
 def _delete(conn: sqlite3.Connection, ids: Sequence[int]) -> list[tuple[str, int]]:

@@ -64,6 +64,8 @@ GOOGLE = {
 }
 
 FILES = scenario_files()
+#: keys only governance scenarios use (``tests/e2e/test_governance_cases.py``)
+GOVERNANCE_KEYS = {"user_agent", "headers", "event", "config", "counted", "absent_text"}
 
 
 @dataclass
@@ -180,6 +182,7 @@ def _record(gw: CaseGateway, event_id: str) -> dict[str, Any]:
 @pytest.mark.parametrize("file", FILES, ids=[f.stem for f in FILES])
 def test_scenario(gateway: CaseGateway, file: Path, request: pytest.FixtureRequest) -> None:
     scenario = load_scenario(file)
+    assert not scenario.model_fields_set & GOVERNANCE_KEYS, "a governance key in a consent case"
     if scenario.xfail:
         # still run: a scenario the gateway comes to satisfy fails as XPASS (strict)
         request.applymarker(pytest.mark.xfail(reason=scenario.xfail, strict=True))

@@ -184,9 +184,21 @@ class Expectation(_Strict):
 
     verdict: Verdict
     restrictions: list[Restriction] = []
+    #: governance scenarios: false when a governance rule keeps the event from a
+    #: destination that consent allows (default: it arrives unless withheld)
+    delivered: bool | None = None
+    #: governance scenarios: a substring of the dead-letter reason the event must get
+    dead_letter: str | None = None
     has: list[str] = []
     lacks: list[str] = []
     equals: dict[str, Any] = {}
+
+    @property
+    def arrives(self) -> bool:
+        """Whether exactly one event must arrive at the destination."""
+        if self.delivered is not None:
+            return self.delivered
+        return self.verdict != "withhold" and self.dead_letter is None
 
     @model_validator(mode="after")
     def _consistent(self) -> Expectation:
@@ -194,9 +206,19 @@ class Expectation(_Strict):
             raise ValueError("send_restricted: name the restrictions in force")
         if self.verdict != "send_restricted" and self.restrictions:
             raise ValueError(f"{self.verdict}: restrictions apply only to send_restricted")
-        if self.verdict == "withhold" and (self.has or self.lacks or self.equals):
-            raise ValueError("withhold: nothing leaves, so has/lacks/equals cannot apply")
+        if not self.arrives and (self.has or self.lacks or self.equals):
+            raise ValueError("nothing arrives, so has/lacks/equals cannot apply")
+        if self.delivered and self.verdict == "withhold":
+            raise ValueError("withhold: nothing can be delivered")
         return self
+
+
+class Counted(_Strict):
+    """A metric series the scenario's event must have moved by ``by``."""
+
+    metric: str = Field(pattern=r"^gateway_[a-z_]+$")
+    labels: dict[str, str] = {}
+    by: float = 1
 
 
 class Scenario(_Strict):
@@ -211,9 +233,22 @@ class Scenario(_Strict):
     #: ``collect``: a purchase with PII POSTed to /collect; ``pixel``: GET /p.gif page_view
     via: Literal["collect", "pixel"] = "collect"
     consent: ConsentSpec = ConsentSpec()
+    #: the request's User-Agent (default: a desktop browser's)
+    user_agent: str | None = None
+    #: more request headers (``Sec-Purpose: prefetch`` ...)
+    headers: dict[str, str] = {}
+    #: keys merged into the event (``page``, ``properties``, ``event``), replacing them
+    event: dict[str, Any] = {}
+    #: merged into the shipped config (mappings merged key by key, the rest replaced):
+    #: for rules the shipped config only shows as comments
+    config: dict[str, Any] = {}
     #: the regime the region puts the visitor in (checked on the consent record)
     regime: Literal["opt_in", "opt_out", "none"]
     expect: dict[str, Expectation] = Field(min_length=1)
+    #: metric series the event must move
+    counted: list[Counted] = []
+    #: text that must appear in no request any destination received (case-sensitive)
+    absent_text: list[str] = []
     #: set only when the gateway disagrees and a human must decide (the reason says why)
     xfail: str | None = None
 
@@ -268,17 +303,28 @@ def present(data: Any, path: str) -> bool:
 # -- the shipped config, pointed at test endpoints --------------------------------------
 
 
+def merged(base: Any, overlay: Any) -> Any:
+    """``overlay`` over ``base``: mappings merged key by key, anything else replaced."""
+    if isinstance(base, dict) and isinstance(overlay, dict):
+        return {**base, **{k: merged(base.get(k), v) for k, v in overlay.items()}}
+    return overlay
+
+
 def derived_config(
     directory: Path,
     *,
     queue_path: Path,
     extra_destinations: Mapping[str, Mapping[str, Any]],
     max_wait_ms: int = 0,
+    overlay: Mapping[str, Any] | None = None,
 ) -> Path:
     """The shipped config as written, except: the queue in ``queue_path``, every
-    destination's ``batch.max_wait_ms`` set to ``max_wait_ms``, and ``extra_destinations``
-    added. Interpolation (``${...}``) is left for the loader, as in production."""
+    destination's ``batch.max_wait_ms`` set to ``max_wait_ms``, ``extra_destinations``
+    added, and ``overlay`` merged in. Interpolation (``${...}``) is left for the loader,
+    as in production."""
     data = yaml.safe_load(SHIPPED_CONFIG.read_text(encoding="utf-8"))
+    if overlay:
+        data = merged(data, dict(overlay))
     data["queue"]["path"] = str(queue_path)
     for name, settings in extra_destinations.items():
         if name in data["destinations"]:

@@ -1,0 +1,235 @@
+"""The governance scenarios of ``tests/cases/governance/*.yaml``, end to end.
+
+The format is the consent scenarios' (``tests/cases/README.md``) with the keys
+governance needs: the request's ``user_agent`` and ``headers``, ``event`` keys merged
+into the purchase, a ``config`` overlay for rules the shipped config only shows as
+comments, per destination ``delivered`` and ``dead_letter``, and ``counted`` metrics.
+
+Each scenario gets its own gateway: the shipped config (plus its overlay) with all three
+shipped destinations, Meta, GA4 and TikTok, pointed at fake platforms on loopback, so
+what is checked is each platform's real wire format. Paths point, for Meta and TikTok,
+into the ``data[]`` entry; for GA4 into the request body (``ip_override``,
+``events.0.params.page_location``), one request per event.
+
+Beyond the paths a scenario lists, every body is searched for the raw PII of the
+purchase.
+"""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from gateway import consent_records, logs
+from gateway.app import create_app
+from gateway.consent_records import Query
+from tests.support.consent_cases import (
+    CASES_DIR,
+    Scenario,
+    derived_config,
+    load,
+    load_scenario,
+    lookup,
+    merged,
+    present,
+    scenario_files,
+)
+from tests.support.events import RAW_MARKERS, purchase
+from tests.support.fake_platform import Answer, FakePlatform
+from tests.support.server import serve
+
+SECRET = "case-secret-0123456789abcdef"
+BROWSER = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
+CLIENT_IP = "203.0.113.77"
+DRAIN_TIMEOUT_SECS = 10.0
+FILES = scenario_files(CASES_DIR / "governance")
+DESTINATIONS = ("meta", "ga4", "tiktok")
+ENV = {
+    "GATEWAY_SECRET": SECRET,
+    "GATEWAY_META_PIXEL_ID": "1234567890",
+    "GATEWAY_META_ACCESS_TOKEN": "EAAcasetoken-do-not-leak-123",
+    "GATEWAY_GA4_MEASUREMENT_ID": "G-CASES0001",
+    "GATEWAY_GA4_API_SECRET": "ga4-case-secret",
+    "GATEWAY_TIKTOK_PIXEL_CODE": "CASESPIXEL01",
+    "GATEWAY_TIKTOK_ACCESS_TOKEN": "tiktok-case-token",
+}
+
+
+@pytest.fixture(scope="module")
+def fakes() -> Iterator[dict[str, FakePlatform]]:
+    platforms = {name: FakePlatform().start() for name in DESTINATIONS}
+    platforms["tiktok"].default = Answer(body={"code": 0, "message": "OK"})
+    platforms["ga4"].default = Answer(status=204, body=None)
+    try:
+        yield platforms
+    finally:
+        for fake in platforms.values():
+            fake.stop()
+
+
+@dataclass
+class Run:
+    client: httpx.Client
+    queue_path: str
+
+    def metrics(self) -> str:
+        return self.client.get("/metrics").text
+
+    def series(self, metric: str, labels: dict[str, str]) -> float:
+        """The value of the series of ``metric`` whose labels include ``labels``."""
+        total = 0.0
+        for line in self.metrics().splitlines():
+            if not line.startswith(metric + "{"):
+                continue
+            series, _, value = line.rpartition(" ")
+            pairs = dict(
+                part.split("=", 1) for part in series[len(metric) + 1 : -1].split(",") if part
+            )
+            if all(pairs.get(k) == f'"{v}"' for k, v in labels.items()):
+                total += float(value)
+        return total
+
+    def drain(self) -> None:
+        deadline = time.monotonic() + DRAIN_TIMEOUT_SECS
+        while any(self.series("gateway_queue_depth", {"destination": d}) for d in DESTINATIONS):
+            if time.monotonic() > deadline:
+                raise AssertionError("queue not drained")
+            time.sleep(0.01)
+
+
+@pytest.fixture
+def run_scenario(fakes: dict[str, FakePlatform], tmp_path: Path) -> Iterator[Any]:
+    """Start a gateway for a scenario; yields a function that starts it."""
+    stack: list[Any] = []
+
+    def start(scenario: Scenario) -> Run:
+        for fake in fakes.values():
+            fake.received.clear()
+        env = {
+            **ENV,
+            "GATEWAY_META_ENDPOINT": fakes["meta"].url,
+            "GATEWAY_GA4_ENDPOINT": fakes["ga4"].url,
+            "GATEWAY_TIKTOK_ENDPOINT": fakes["tiktok"].url,
+        }
+        queue_path = tmp_path / "queue.db"
+        path = derived_config(
+            tmp_path, queue_path=queue_path, extra_destinations={}, overlay=scenario.config
+        )
+        logs.configure("info", stream=io.StringIO())
+        app = create_app(load(path, env), str(path))
+        server = serve(app)
+        url = server.__enter__()
+        stack.append(server)
+        client = httpx.Client(base_url=url, timeout=10)
+        stack.append(client)
+        return Run(client, str(queue_path))
+
+    yield start
+    for item in reversed(stack):
+        if isinstance(item, httpx.Client):
+            item.close()
+        else:
+            item.__exit__(None, None, None)
+
+
+def _headers(scenario: Scenario) -> dict[str, str]:
+    headers = {"X-Forwarded-For": CLIENT_IP, **scenario.headers}
+    agent = BROWSER if scenario.user_agent is None else scenario.user_agent
+    if agent:
+        headers["User-Agent"] = agent
+    if scenario.region is not None:
+        country, _, subdivision = scenario.region.partition("-")
+        headers["CF-IPCountry"] = country
+        if subdivision:
+            headers["CF-Region-Code"] = subdivision
+    if scenario.gpc:
+        headers["Sec-GPC"] = "1"
+    return headers
+
+
+def _received(fake: FakePlatform, destination: str) -> list[dict[str, Any]]:
+    bodies = [r.json() for r in fake.received if 200 <= r.status < 300 and r.body]
+    if destination == "ga4":
+        return bodies
+    return [e for b in bodies for e in b.get("data", [])]
+
+
+@pytest.mark.parametrize("file", FILES, ids=[f.stem for f in FILES])
+def test_scenario(file: Path, run_scenario: Any, fakes: dict[str, FakePlatform]) -> None:
+    scenario = load_scenario(file)
+    assert set(scenario.expect) == set(DESTINATIONS), (
+        f"a scenario states what leaves for every destination: {DESTINATIONS}"
+    )
+    run = run_scenario(scenario)
+    before = {i: run.series(c.metric, c.labels) for i, c in enumerate(scenario.counted)}
+    event_id = f"gov-{uuid.uuid4().hex[:16]}"
+    event = merged(purchase(event_id=event_id, consent=scenario.consent.build()), scenario.event)
+    response = run.client.post("/collect", json=event, headers=_headers(scenario))
+    assert response.status_code == 204, response.text
+    run.drain()
+
+    problems: list[str] = []
+    records = list(consent_records.read(run.queue_path, Query(event_id=event_id)))
+    assert len(records) == 1
+    record = records[0]
+    assert record["regime"] == scenario.regime, record
+    with sqlite3.connect(run.queue_path) as conn:
+        dead = dict(conn.execute("SELECT destination, reason FROM dead_letters").fetchall())
+    for name, expected in sorted(scenario.expect.items()):
+        verdict = record["verdicts"][name]
+        if verdict["action"] != expected.verdict:
+            problems.append(f"{name}: verdict {verdict['action']}, expected {expected.verdict}")
+        if expected.dead_letter is not None:
+            reason = dead.get(name)
+            if reason is None or expected.dead_letter not in reason:
+                problems.append(
+                    f"{name}: dead letter {reason!r}, expected {expected.dead_letter!r}"
+                )
+        elif name in dead:
+            problems.append(f"{name}: unexpectedly dead-lettered: {dead[name]}")
+        got = _received(fakes[name], name)
+        if not expected.arrives:
+            if got:
+                problems.append(f"{name}: {len(got)} event(s) arrived, expected none")
+            continue
+        if len(got) != 1:
+            problems.append(f"{name}: expected one event to arrive, got {len(got)}")
+            continue
+        (sent,) = got
+        body = orjson.dumps(sent).decode()
+        problems += [f"{name}: raw PII {m!r} left" for m in RAW_MARKERS if m in body]
+        problems += [f"{name}: {p} is missing" for p in expected.has if not present(sent, p)]
+        problems += [f"{name}: {p} is present" for p in expected.lacks if present(sent, p)]
+        for path, value in expected.equals.items():
+            if (actual := lookup(sent, path)) != value:
+                problems.append(f"{name}: {path} is {actual!r}, expected {value!r}")
+        if problems:
+            problems.append(f"{name} received: {body}")
+    raw = b"".join(r.body for fake in fakes.values() for r in fake.received)
+    problems += [
+        f"{text!r} reached a destination" for text in scenario.absent_text if text.encode() in raw
+    ]
+    for i, counted in enumerate(scenario.counted):
+        moved = run.series(counted.metric, counted.labels) - before[i]
+        if moved != counted.by:
+            problems.append(f"{counted.metric}{counted.labels} moved by {moved}, not {counted.by}")
+    assert not problems, "\n".join([scenario.name, *problems])
+
+
+def test_every_governance_file_is_valid() -> None:
+    assert len(FILES) >= 8
+    names = [load_scenario(f).name for f in FILES]
+    assert len(set(names)) == len(names), "two scenarios share a name"
