@@ -36,12 +36,16 @@ def load_config(file: str, env: Mapping[str, str] | None = None) -> Config:
                 for e in errors
                 if e["type"] == "extra_forbidden" and (hint := key_hint(tuple(e["loc"])))
             }
+            found: dict[tuple[str | int, ...], list[str]] = {}
             for error in errors:
                 path, message = explain(error, source.data)
                 if error["type"] == "missing" and path in meant:
                     continue
                 # a value that could not be read is already a problem; don't add its fallout
                 if not any(path[: len(p)] == p for p in source.unreadable):
+                    found.setdefault(path, []).append(message)
+            for path, messages in found.items():
+                for message in _one_of_forms(messages):
                     source.problem(path, message)
         # checked on the data as written, so they show even when validation failed elsewhere
         for path, message in semantic_problems(source.data):
@@ -49,3 +53,12 @@ def load_config(file: str, env: Mapping[str, str] | None = None) -> Config:
     if source.problems or config is None:
         raise ConfigError(source.problems)
     return config
+
+
+def _one_of_forms(messages: list[str]) -> list[str]:
+    """A value that fits none of a union's forms fails each: "must be a list" and "must
+    be one of: all" read better as one problem, "must be a list or one of: all"."""
+    if len(messages) < 2 or not all(m.startswith("must be ") for m in messages):
+        return messages
+    forms = sorted((m.removeprefix("must be ") for m in messages), key=lambda m: "one of" in m)
+    return ["must be " + " or ".join(forms)]

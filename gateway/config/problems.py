@@ -42,6 +42,9 @@ _PATTERNS = {
     r"^[A-Za-z]{2}$": "must be a two-letter ISO 3166-1 country code",
     r"^[0-9]*$": "must hold digits only",
     r"^v[0-9]+\.[0-9]+$": "must be a version such as v26.0",
+    r"^[A-Za-z][A-Za-z0-9_ .:-]{0,99}$": "must be an event name: a letter, then letters,"
+    " digits, spaces and _ . : - (at most 100 characters)",
+    r"^/": "must be a URL path starting with /",
 }
 
 
@@ -157,6 +160,9 @@ def data_path(loc: tuple[Any, ...], data: Any) -> tuple[Path, Path]:
         ):
             node = node[part]
         elif isinstance(node, dict) and part in REGISTRY and node.get("type") == part:
+            continue
+        elif node is not None and not isinstance(node, dict | list) and isinstance(part, str):
+            # below a scalar: the name of a union member the scalar failed (list[...])
             continue
         else:
             node = None

@@ -163,7 +163,9 @@ class DestinationRules:
         kept_user = dict(user)
         if net.location != "precise":
             for key in PRECISE_LOCATION:
-                self._drop(kept_user, "user", key, net.location_rule, remarks)
+                self._drop(
+                    kept_user, "user", key, net.location_rule, f"location {net.location}", remarks
+                )
         if net.location == "none":
             for section, key in COARSE_LOCATION:
                 self._drop(
@@ -171,6 +173,7 @@ class DestinationRules:
                     section,
                     key,
                     net.location_rule,
+                    "location none",
                     remarks,
                 )
         if changed != context:
@@ -214,6 +217,8 @@ class DestinationRules:
         if ip is None or net.ip == "raw":
             return
         if net.ip == "truncate" and (truncated := truncate_ip(ip)) is not None:
+            if truncated == ip:
+                return
             context["ip"] = truncated
             remarks.append(
                 Decision(
@@ -226,7 +231,7 @@ class DestinationRules:
                 )
             )
             return
-        self._drop(context, "context", "ip", net.ip_rule, remarks)
+        self._drop(context, "context", "ip", net.ip_rule, f"ip {net.ip}", remarks)
 
     def _user_agent(self, context: dict[str, Any], net: Network, remarks: list[Decision]) -> None:
         agent = context.get("user_agent")
@@ -245,12 +250,18 @@ class DestinationRules:
                 )
             )
             return
-        self._drop(context, "context", "user_agent", net.user_agent_rule, remarks)
+        self._drop(
+            context, "context", "user_agent", net.user_agent_rule, "user_agent none", remarks
+        )
 
     def _drop(
-        self, values: dict[str, Any], section: str, key: str, rule: str, remarks: list[Decision]
+        self,
+        values: dict[str, Any],
+        section: str,
+        key: str,
+        rule: str,
+        reason: str,
+        remarks: list[Decision],
     ) -> None:
         if values.pop(key, None) is not None:
-            remarks.append(
-                Decision("govern", f"{section}.{key}", "drop", rule, "network policy", self.name)
-            )
+            remarks.append(Decision("govern", f"{section}.{key}", "drop", rule, reason, self.name))

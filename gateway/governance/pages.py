@@ -28,9 +28,6 @@ class PageVerdict:
     remarks: tuple[Decision, ...]
 
 
-_NOTHING = PageVerdict({}, (), ())
-
-
 @dataclass(frozen=True, slots=True)
 class _Rule:
     id: str
@@ -47,11 +44,7 @@ class SensitivePages:
         self._rules = [
             _Rule(
                 r.id,
-                compile_pattern(
-                    "|".join(f"(?:{glob_to_regex(p)})" for p in r.paths), ignore_case=True
-                )
-                if r.paths
-                else None,
+                _paths(r.paths),
                 frozenset(c.casefold() for c in r.categories),
                 r.strip,
                 tuple(r.withhold_from),
@@ -62,7 +55,7 @@ class SensitivePages:
     def check(self, page: dict[str, Any]) -> PageVerdict:
         """The page after the first matching rule (``page`` itself when none matches)."""
         if not self._rules or not page:
-            return PageVerdict(page, (), ()) if page else _NOTHING
+            return PageVerdict(page, (), ())
         paths = [p for key in ("url", "referrer") if (p := _path(page.get(key))) is not None]
         category = page.get("category")
         folded = category.casefold() if isinstance(category, str) else None

@@ -13,6 +13,7 @@ from tests.support.configs import SECRET, TOKEN, base_config, write_config
 from tests.support.events import RAW_MARKERS, purchase
 
 ROOT = Path(__file__).resolve().parents[2]
+SHIPPED = ROOT / "config" / "gateway.yaml"
 
 
 @pytest.fixture
@@ -165,3 +166,45 @@ def test_explain_shows_decoded_signals_and_the_restricted_verdict(
     assert "SEND_RESTRICTED [ad_user_data, limited_data_use]" in out
     assert '"data_processing_options": [' in out and '"LDU"' in out
     assert '"em"' not in out
+
+
+def test_explain_shows_each_governance_rule_at_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the shipped config: the scrubbing rule that dropped a query parameter, the
+    tracking-plan flag, and each destination's network rule, by rule id, never a value."""
+    monkeypatch.setenv("GATEWAY_SECRET", SECRET)
+    event = tmp_path / "event.json"
+    event.write_text(
+        json.dumps(
+            purchase(
+                page={"url": "https://shop.example/done?email=jane%40example.com&utm_source=x"},
+                properties={"value": 10.0, "currency": "EUR"},
+            )
+        )
+    )
+    code = main(
+        [
+            "explain",
+            "--config",
+            str(SHIPPED),
+            "--event",
+            str(event),
+            "--header",
+            "CF-IPCountry: DE",
+            "--header",
+            "User-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/131.0.0.0",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "page.url: drop (personal data in text; rule governance.scrub.query_params)" in out
+    assert (
+        "properties.transaction_id: flag (required property missing; rule "
+        "governance.tracking_plan.events.purchase.properties.transaction_id.required)"
+    ) in out
+    assert "context.ip: drop (ip none; rule destinations.meta.network.overrides[0].ip)" in out
+    assert (
+        "context.ip: truncate (IPv4 to /24, IPv6 to /48; rule destinations.ga4.network.ip)"
+    ) in out
+    assert "jane" not in out
