@@ -65,7 +65,7 @@ GOOGLE = {
 
 FILES = scenario_files()
 #: keys only governance scenarios use (``tests/e2e/test_governance_cases.py``)
-GOVERNANCE_KEYS = {"user_agent", "headers", "event", "config", "counted", "absent_text"}
+GOVERNANCE_KEYS = {"user_agent", "headers", "event", "config", "counted", "absent_text", "refused"}
 
 
 @dataclass

@@ -18,7 +18,10 @@ purchase.
 from __future__ import annotations
 
 import io
+import os
 import sqlite3
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -29,6 +32,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+import yaml
 
 from gateway import consent_records, logs
 from gateway.app import create_app
@@ -168,8 +172,13 @@ def _received(fake: FakePlatform, destination: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("file", FILES, ids=[f.stem for f in FILES])
-def test_scenario(file: Path, run_scenario: Any, fakes: dict[str, FakePlatform]) -> None:
+def test_scenario(
+    file: Path, run_scenario: Any, fakes: dict[str, FakePlatform], tmp_path: Path
+) -> None:
     scenario = load_scenario(file)
+    if scenario.refused:
+        _assert_refused(scenario, tmp_path)
+        return
     assert set(scenario.expect) == set(DESTINATIONS), (
         f"a scenario states what leaves for every destination: {DESTINATIONS}"
     )
@@ -227,6 +236,35 @@ def test_scenario(file: Path, run_scenario: Any, fakes: dict[str, FakePlatform])
         if moved != counted.by:
             problems.append(f"{counted.metric}{counted.labels} moved by {moved}, not {counted.by}")
     assert not problems, "\n".join([scenario.name, *problems])
+
+
+def _assert_refused(scenario: Scenario, tmp_path: Path) -> None:
+    """``gateway validate`` refuses the overlaid config with each expected problem, at the
+    line of the key it names."""
+    path = derived_config(
+        tmp_path, queue_path=tmp_path / "q.db", extra_destinations={}, overlay=scenario.config
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", "validate", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **ENV},
+        check=False,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    text = path.read_text(encoding="utf-8")
+    lines, data = text.splitlines(), yaml.safe_load(text)
+    for expected in scenario.refused:
+        field_path = expected.partition(": ")[0]
+        found = [line for line in result.stdout.splitlines() if line.endswith(f": {expected}")]
+        assert found, f"{expected!r} not in:\n{result.stdout}"
+        number = int(found[0].removeprefix(f"{path}:").partition(":")[0])
+        # the reported line holds the value the path names (the key, for a mapping)
+        value = lookup(data, field_path.replace("[", ".").replace("]", ""))
+        expected_text = value if isinstance(value, str) else field_path.rpartition(".")[2]
+        assert expected_text in lines[number - 1], (
+            f"line {number} ({lines[number - 1]!r}) is not where {field_path} is"
+        )
 
 
 def test_every_governance_file_is_valid() -> None:

@@ -243,14 +243,25 @@ class Scenario(_Strict):
     #: for rules the shipped config only shows as comments
     config: dict[str, Any] = {}
     #: the regime the region puts the visitor in (checked on the consent record)
-    regime: Literal["opt_in", "opt_out", "none"]
-    expect: dict[str, Expectation] = Field(min_length=1)
+    regime: Literal["opt_in", "opt_out", "none"] | None = None
+    expect: dict[str, Expectation] = {}
     #: metric series the event must move
     counted: list[Counted] = []
     #: text that must appear in no request any destination received (case-sensitive)
     absent_text: list[str] = []
+    #: problems ``gateway validate`` must report for the ``config`` overlay, as
+    #: ``field.path: message`` (each at the line of that key); nothing is sent then
+    refused: list[str] = []
     #: set only when the gateway disagrees and a human must decide (the reason says why)
     xfail: str | None = None
+
+    @model_validator(mode="after")
+    def _refused_or_sent(self) -> Scenario:
+        if self.refused and (self.expect or self.regime is not None):
+            raise ValueError("a refused config sends nothing: no regime, no expect")
+        if not self.refused and (not self.expect or self.regime is None):
+            raise ValueError("give regime and expect (or refused)")
+        return self
 
     @model_validator(mode="after")
     def _pixel_signals(self) -> Scenario:
