@@ -42,10 +42,10 @@ from tests.support.consent_cases import (
     derived_config,
     load,
     load_scenario,
-    lookup,
-    present,
+    received_problems,
     same_policy,
     scenario_files,
+    verdict_problems,
 )
 from tests.support.events import RAW_MARKERS, purchase
 from tests.support.fake_platform import FakePlatform
@@ -203,32 +203,9 @@ def test_scenario(gateway: CaseGateway, file: Path, request: pytest.FixtureReque
     assert record["regime"] == scenario.regime, context
     problems: list[str] = []
     for name, expected in sorted(scenario.expect.items()):
-        verdict = record["verdicts"][name]
-        if verdict["action"] != expected.verdict:
-            problems.append(f"{name}: verdict {verdict['action']}, expected {expected.verdict}")
-        if sorted(verdict.get("restrictions", [])) != sorted(expected.restrictions):
-            problems.append(
-                f"{name}: restrictions {verdict.get('restrictions', [])},"
-                f" expected {expected.restrictions}"
-            )
+        problems += verdict_problems(name, expected, record["verdicts"][name])
         got = gateway.received(name, event_id)
-        if expected.verdict == "withhold":
-            if got:
-                problems.append(f"{name}: withheld, yet {len(got)} event(s) arrived")
-            continue
-        if len(got) != 1:
-            problems.append(f"{name}: expected one event to arrive, got {len(got)}")
-            continue
-        (sent,) = got
-        body = orjson.dumps(sent).decode()
-        problems += [f"{name}: raw PII {m!r} left" for m in RAW_MARKERS if m in body]
-        problems += [f"{name}: {p} is missing" for p in expected.has if not present(sent, p)]
-        problems += [f"{name}: {p} is present" for p in expected.lacks if present(sent, p)]
-        for path, value in expected.equals.items():
-            if (actual := lookup(sent, path)) != value:
-                problems.append(f"{name}: {path} is {actual!r}, expected {value!r}")
-        if problems:
-            context += f"\n{name} received: {body}"
+        problems += received_problems(name, expected, got, RAW_MARKERS)
     assert not problems, "\n".join([*problems, context])
 
 

@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 import yaml
 
@@ -45,8 +44,9 @@ from tests.support.consent_cases import (
     load_scenario,
     lookup,
     merged,
-    present,
+    received_problems,
     scenario_files,
+    verdict_problems,
 )
 from tests.support.events import RAW_MARKERS, purchase
 from tests.support.fake_platform import Answer, FakePlatform
@@ -198,35 +198,15 @@ def test_scenario(
     with sqlite3.connect(run.queue_path) as conn:
         dead = dict(conn.execute("SELECT destination, reason FROM dead_letters").fetchall())
     for name, expected in sorted(scenario.expect.items()):
-        verdict = record["verdicts"][name]
-        if verdict["action"] != expected.verdict:
-            problems.append(f"{name}: verdict {verdict['action']}, expected {expected.verdict}")
+        problems += verdict_problems(name, expected, record["verdicts"][name])
         if expected.dead_letter is not None:
             reason = dead.get(name)
             if reason is None or expected.dead_letter not in reason:
-                problems.append(
-                    f"{name}: dead letter {reason!r}, expected {expected.dead_letter!r}"
-                )
+                problems.append(f"{name}: dead letter {reason!r}, not {expected.dead_letter!r}")
         elif name in dead:
             problems.append(f"{name}: unexpectedly dead-lettered: {dead[name]}")
         got = _received(fakes[name], name)
-        if not expected.arrives:
-            if got:
-                problems.append(f"{name}: {len(got)} event(s) arrived, expected none")
-            continue
-        if len(got) != 1:
-            problems.append(f"{name}: expected one event to arrive, got {len(got)}")
-            continue
-        (sent,) = got
-        body = orjson.dumps(sent).decode()
-        problems += [f"{name}: raw PII {m!r} left" for m in RAW_MARKERS if m in body]
-        problems += [f"{name}: {p} is missing" for p in expected.has if not present(sent, p)]
-        problems += [f"{name}: {p} is present" for p in expected.lacks if present(sent, p)]
-        for path, value in expected.equals.items():
-            if (actual := lookup(sent, path)) != value:
-                problems.append(f"{name}: {path} is {actual!r}, expected {value!r}")
-        if problems:
-            problems.append(f"{name} received: {body}")
+        problems += received_problems(name, expected, got, RAW_MARKERS)
     raw = b"".join(r.body for fake in fakes.values() for r in fake.received)
     problems += [
         f"{text!r} reached a destination" for text in scenario.absent_text if text.encode() in raw

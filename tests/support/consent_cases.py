@@ -13,6 +13,7 @@ silently weaken a scenario.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -309,6 +310,40 @@ def lookup(data: Any, path: str) -> Any:
 
 def present(data: Any, path: str) -> bool:
     return lookup(data, path) is not _MISSING
+
+
+def verdict_problems(name: str, expected: Expectation, verdict: Mapping[str, Any]) -> list[str]:
+    """How the consent record's ``verdict`` for ``name`` differs from ``expected``."""
+    problems = []
+    if verdict["action"] != expected.verdict:
+        problems.append(f"{name}: verdict {verdict['action']}, expected {expected.verdict}")
+    if sorted(verdict.get("restrictions", [])) != sorted(expected.restrictions):
+        problems.append(
+            f"{name}: restrictions {verdict.get('restrictions', [])},"
+            f" expected {expected.restrictions}"
+        )
+    return problems
+
+
+def received_problems(
+    name: str, expected: Expectation, got: list[Any], raw_markers: tuple[str, ...]
+) -> list[str]:
+    """How what ``name`` received (``got``: one entry per event) differs from ``expected``:
+    nothing unless it ``arrives``, else exactly one event with no raw PII marker and the
+    listed paths present, absent and equal. The body is added when anything differs."""
+    if not expected.arrives:
+        return [f"{name}: {len(got)} event(s) arrived, expected none"] if got else []
+    if len(got) != 1:
+        return [f"{name}: expected one event to arrive, got {len(got)}"]
+    (sent,) = got
+    body = json.dumps(sent)
+    problems = [f"{name}: raw PII {m!r} left" for m in raw_markers if m in body]
+    problems += [f"{name}: {p} is missing" for p in expected.has if not present(sent, p)]
+    problems += [f"{name}: {p} is present" for p in expected.lacks if present(sent, p)]
+    for path, value in expected.equals.items():
+        if (actual := lookup(sent, path)) != value:
+            problems.append(f"{name}: {path} is {actual!r}, expected {value!r}")
+    return [*problems, f"{name} received: {body}"] if problems else []
 
 
 # -- the shipped config, pointed at test endpoints --------------------------------------
