@@ -102,6 +102,8 @@ async def accept(
                     ),
                     # the governance rules that changed the event (ids, never values)
                     "governed_by": sorted({c.rule for c in outcome.changes}),
+                    # the rules that kept it from a destination consent allowed
+                    "skipped_by": sorted({d.rule for d in outcome.decisions if d.action == "skip"}),
                 }
             )
     return processed
