@@ -69,7 +69,7 @@ async def accept(
 ) -> Processed:
     """Run the pipeline and queue the result; returns once the entries are committed."""
     policy = runtime.policy
-    processed = process(events, ctx, policy)
+    processed = process(events, ctx, policy, tally=runtime.metrics.changes)
     await runtime.store.put(processed.entries, _records(processed, ctx, policy))
     metrics = runtime.metrics
     metrics.inc(metrics.accepted, endpoint, amount=len(events))
@@ -82,8 +82,10 @@ async def accept(
             metrics.inc(metrics.filtered, endpoint, ruled.junk)
         for v in ruled.violations:
             metrics.inc(metrics.plan_violations, v.event, v.rule)
+        tally = metrics.changes
         for change in outcome.changes:
-            metrics.inc(metrics.governance, change.destination or "*", change.rule, change.action)
+            key = (change.destination or "*", change.rule, change.action)
+            tally[key] = tally.get(key, 0) + 1
         if policy.log_decisions:
             runtime.decisions.record(
                 {

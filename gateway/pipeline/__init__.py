@@ -19,7 +19,7 @@ from gateway.config.compile import Policy
 from gateway.decisions import Decision
 from gateway.governance.event_rules import EventGovernance
 from gateway.pipeline.consent import ConsentResult, evaluate
-from gateway.pipeline.govern import govern, source_fields
+from gateway.pipeline.govern import Tally, govern, source_fields
 from gateway.pipeline.identify import Identity, identify
 from gateway.pipeline.ingest import Ingested
 from gateway.pipeline.route import QueueEntry, route, skip
@@ -53,17 +53,23 @@ class Processed:
 
 
 def process(
-    events: list[Ingested], ctx: RequestContext, policy: Policy, *, field_remarks: bool = False
+    events: list[Ingested],
+    ctx: RequestContext,
+    policy: Policy,
+    *,
+    field_remarks: bool = False,
+    tally: Tally | None = None,
 ) -> Processed:
     """Run every stage after ingest over the events of one request.
 
     Each outcome's decisions hold every stage's verdicts; the govern stage's remark per
     field (hashed, dropped, redacted) is added only with ``field_remarks``, as
     ``gateway explain`` asks: they follow from the event and the config alone, and making
-    them on the request path would cost as much as governing.
+    them on the request path would cost as much as governing. ``tally`` counts every
+    change the adapters' declarations make, by (destination, rule, action), for metrics.
     """
     identity = identify(ctx, events, policy.cookie.name, policy.secret, int(time.time()))
-    outcomes = [_one(ingested, identity, ctx, policy, field_remarks) for ingested in events]
+    outcomes = [_one(ingested, identity, ctx, policy, field_remarks, tally) for ingested in events]
     return Processed(identity, outcomes)
 
 
@@ -73,6 +79,7 @@ def _one(
     ctx: RequestContext,
     policy: Policy,
     field_remarks: bool,
+    tally: Tally | None,
 ) -> Outcome:
     consent = evaluate(ingested.event.consent, ctx, policy)
     decisions = [*ingested.decisions, *identity.decisions, *consent.decisions]
@@ -109,6 +116,7 @@ def _one(
             verdict,
             allowed=rules.allowed(name_of_event),
             changes=narrowed,
+            tally=tally,
         )
         changes += narrowed
         decisions += narrowed

@@ -27,6 +27,8 @@ from gateway.pipeline.ingest import Ingested
 from gateway.request_context import RequestContext
 
 _PII_FIELDS = {field.value: field for field in PiiField}
+#: changes counted by (destination, rule, action), for ``gateway_governance_changes_total``
+Tally = dict[tuple[str, str, str], int]
 #: sections whose dropped fields are worth a remark (the rest are event payload)
 _REMARKED = frozenset({"user", "ids", "context", "page"})
 EMAIL_RULE = "govern.email_in_text"
@@ -107,6 +109,7 @@ def govern(
     *,
     allowed: Allowed | None = None,
     changes: list[Decision] | None = None,
+    tally: Tally | None = None,
 ) -> GovernedEvent:
     """The governed event for ``destination``, in the form its consent ``verdict`` allows.
 
@@ -118,18 +121,21 @@ def govern(
     With a ``remarks`` list, a remark about each change the adapter's declaration makes
     is appended to it. The request path passes none: its remarks would be thrown away,
     and making them costs as much as the cut itself (``gateway explain`` and the tests
-    ask for them). Fields the operator's list drops are remarked in ``changes`` always:
-    they are counted in metrics.
+    ask for them). Fields the operator's list drops are remarked in ``changes`` always.
+    ``tally`` counts every change by (destination, rule, action), remarked or not, for
+    the metrics: a counter bump per field is cheap where a remark is not.
     """
     name = destination.name
     rule_id = f"{destination.type}.FIELDS"
     plan = _plan_for(destination)
     if verdict is not None:
-        source = _restricted(source, verdict, remarks)
+        source = _restricted(source, verdict, remarks, tally)
     out: dict[str, Any] = {}
     for section, values in source.items():
         cut = plan.get(section)
         if cut is None and (remarks is None or section not in _REMARKED):
+            if tally is not None and section in _REMARKED and values:
+                _count(tally, (name, rule_id, "drop"), len(values))
             continue
         target = out if not section else {}
         for key, value in values.items():
@@ -153,6 +159,8 @@ def govern(
                     )
                 continue
             if rule is None or rule.treatment == "never":
+                if tally is not None and section in _REMARKED:
+                    _count(tally, (name, rule_id, "drop"), 1)
                 if remarks is not None and section in _REMARKED:
                     remarks.append(
                         Decision(
@@ -166,11 +174,15 @@ def govern(
                     )
                 continue
             if section == "user" or rule.treatment in ("hashed", "normalized"):
-                digest = _hash(section, key, value, rule, country_hint, name, rule_id, remarks)
+                digest = _hash(
+                    section, key, value, rule, country_hint, name, rule_id, remarks, tally
+                )
                 if digest is not None:
                     target[key] = digest
                 continue
             value, scrubbed = scrub_floor(value)
+            if scrubbed and tally is not None:
+                _count(tally, (name, EMAIL_RULE, "redact"), 1)
             if scrubbed and remarks is not None:
                 remarks.append(
                     Decision(
@@ -189,7 +201,10 @@ def govern(
 
 
 def _restricted(
-    source: dict[str, dict[str, Any]], verdict: Verdict, remarks: list[Decision] | None
+    source: dict[str, dict[str, Any]],
+    verdict: Verdict,
+    remarks: list[Decision] | None,
+    tally: Tally | None,
 ) -> dict[str, dict[str, Any]]:
     consent = {
         **source.get("consent", {}),
@@ -208,13 +223,19 @@ def _restricted(
         if restriction not in verdict.restrictions or not dropped:
             continue
         cut[section] = {k: v for k, v in values.items() if k not in dropped}
+        rule = f"destinations.{verdict.destination}.restrictions.{restriction}"
+        if tally is not None:
+            _count(tally, (verdict.destination, rule, "drop"), len(dropped))
         if remarks is not None:
-            rule = f"destinations.{verdict.destination}.restrictions.{restriction}"
             remarks += [
                 Decision("govern", f"{section}.{k}", "drop", rule, reason, verdict.destination)
                 for k in dropped
             ]
     return cut
+
+
+def _count(tally: Tally, key: tuple[str, str, str], n: int) -> None:
+    tally[key] = tally.get(key, 0) + n
 
 
 def _path(section: str, key: str) -> str:
@@ -230,9 +251,12 @@ def _hash(
     destination: str,
     rule_id: str,
     remarks: list[Decision] | None,
+    tally: Tally | None,
 ) -> str | None:
     field = _PII_FIELDS.get(key)
     if rule.recipe is None or field is None:
+        if tally is not None:
+            _count(tally, (destination, rule_id, "drop"), 1)
         if remarks is not None:
             remarks.append(
                 Decision(
@@ -243,6 +267,8 @@ def _hash(
     result = rule.recipe.apply(
         field, str(value), country=country_hint, hashed=rule.treatment != "normalized"
     )
+    if tally is not None:
+        _count(tally, (destination, f"pii.{rule.recipe.name}", _HASH_ACTIONS[result.action]), 1)
     if remarks is not None:
         remarks.append(
             Decision(
