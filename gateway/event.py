@@ -43,8 +43,8 @@ class Page(_Model):
     url: Url | None = None
     referrer: Url | None = None
     title: Annotated[str, StringConstraints(max_length=1024)] | None = None
-    #: the site's own page category (``health``, ``checkout``): read by governance rules,
-    #: never sent to a destination
+    #: the site's own page category (``health``, ``checkout``): read by governance rules;
+    #: no ad platform adapter declares it (a webhook gets the page section whole)
     category: Annotated[str, StringConstraints(max_length=64)] | None = None
 
 

@@ -155,6 +155,8 @@ class DestinationRules:
         if props is not None and (self.renames or self.constants):
             out = {**out, "properties": self._edited(props, remarks)}
         net = self.network(region, str(source.get("consent", {}).get("regime")))
+        if net.ip == "raw" and net.user_agent == "raw" and net.location == "precise":
+            return out  # the common case of an ad platform outside opt-in regions
         context = source.get("context") or {}
         changed = dict(context)
         self._ip(changed, net, remarks)

@@ -104,6 +104,11 @@ class Recipe:
     normalizers: Mapping[PiiField, Normalizer]
     keep_case: frozenset[PiiField] = frozenset()
 
+    @property
+    def rule(self) -> str:
+        """The rule id remarks and metrics name this recipe by (``pii.meta``)."""
+        return f"pii.{self.name}"
+
     def apply(
         self, field: PiiField, raw: str, *, country: str | None = None, hashed: bool = True
     ) -> HashedValue:
