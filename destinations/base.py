@@ -394,6 +394,9 @@ class HttpDestination:
     CREDENTIALS: ClassVar[tuple[str, ...]] = ()
     #: the platform's names for the gateway's event names (shipped defaults)
     EVENT_NAMES: ClassVar[Mapping[str, str]] = {}
+    #: fields without which the platform refuses an event: a field list or network
+    #: rule that would always remove one is refused at load (``governance_checks``)
+    REQUIRED_FIELDS: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, name: str, settings: DestinationSettings) -> None:
         self.name = name

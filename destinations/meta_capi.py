@@ -96,6 +96,8 @@ class MetaCapi(HttpDestination):
     max_batch_size = 1000
     CREDENTIALS = ("pixel_id", "access_token")
     EVENT_NAMES = EVENT_NAMES
+    #: Meta refuses website events without a user agent or an event_source_url
+    REQUIRED_FIELDS: ClassVar[frozenset[str]] = frozenset({"context.user_agent", "page.url"})
     FIELDS: ClassVar[Mapping[str, FieldRule]] = {
         "event": RAW,
         "event_id": RAW,

@@ -1,4 +1,5 @@
-"""The ``gateway`` command: serve, validate, explain, test-destination, consent-log, schema."""
+"""The ``gateway`` command: serve, validate, explain, test-destination, consent-log,
+dead-letters, schema."""
 
 from __future__ import annotations
 
@@ -183,6 +184,20 @@ def cmd_consent_log(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dead_letters(args: argparse.Namespace) -> int:
+    """List, show, replay or purge dead letters (``gateway.dead_letter_commands``)."""
+    from gateway import dead_letter_commands
+
+    config = _load(args.config)
+    if config is None:
+        return 1
+    try:
+        return dead_letter_commands.run(args, config)
+    except sqlite3.Error as err:
+        print(f"{config.queue.path}: cannot read the dead letters ({err})", file=sys.stderr)
+        return 1
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the gateway until SIGTERM or SIGINT; SIGHUP reloads the config."""
     import structlog
@@ -296,6 +311,22 @@ def build_parser() -> argparse.ArgumentParser:
     consent_log.add_argument("--limit", type=int, default=100)
     consent_log.add_argument("--json", action="store_true", help="one JSON object per line")
     consent_log.set_defaults(func=cmd_consent_log)
+
+    dead = sub.add_parser(
+        "dead-letters",
+        help="list, show, replay or purge dead letters (replay and purge: gateway stopped)",
+    )
+    dead.add_argument("action", choices=["list", "show", "replay", "purge"])
+    dead.add_argument("--config", required=True)
+    dead.add_argument("--id", type=int, action="append", default=[], help="a dead letter's id")
+    dead.add_argument("--destination")
+    dead.add_argument("--reason", help="text the reason contains")
+    dead.add_argument("--since", type=_epoch_ms, help="failed at or after (ISO 8601)")
+    dead.add_argument("--until", type=_epoch_ms, help="failed before (ISO 8601)")
+    dead.add_argument("--limit", type=int)
+    dead.add_argument("--all", action="store_true", help="replay or purge every dead letter")
+    dead.add_argument("--json", action="store_true", help="one JSON object per line")
+    dead.set_defaults(func=cmd_dead_letters)
 
     schema = sub.add_parser("schema", help="print the config's JSON Schema")
     schema.set_defaults(func=cmd_schema)

@@ -30,6 +30,16 @@ def governance_problems(data: dict[str, Any]) -> list[tuple[Path, str]]:
                 for i, path in enumerate(paths if isinstance(paths, list) else ()):
                     if isinstance(path, str) and (message := _undeclared(adapter, path)):
                         problems.append(((*base, *where, i), message))
+                if isinstance(paths, list) and (missing := _required_missing(adapter, paths)):
+                    problems.append(
+                        (
+                            (*base, *where),
+                            f"{adapter.type} refuses events without "
+                            f"{', '.join(missing)}: list them",
+                        )
+                    )
+            if "context.user_agent" in adapter.REQUIRED_FIELDS:
+                problems += _user_agent_removed(adapter.type, base, dest.get("network"))
         overrides = _mapping(dest.get("network")).get("overrides")
         for i, override in enumerate(overrides if isinstance(overrides, list) else ()):
             codes = _mapping(override).get("regions")
@@ -72,6 +82,29 @@ def _undeclared(adapter: type[HttpDestination], path: str) -> str | None:
         f"{adapter.type} does not send {path}: a policy can only narrow what the adapter "
         f"declares ({declared})"
     )
+
+
+def _required_missing(adapter: type[HttpDestination], paths: list[Any]) -> list[str]:
+    listed = {p for p in paths if isinstance(p, str)}
+    return sorted(
+        f
+        for f in adapter.REQUIRED_FIELDS
+        if f not in listed and f"{f.split('.')[0]}.*" not in listed
+    )
+
+
+def _user_agent_removed(kind: str, base: Path, network: Any) -> list[tuple[Path, str]]:
+    """A network rule that drops the user agent for an adapter whose platform needs it."""
+    network = _mapping(network)
+    message = f"{kind} refuses events without a user agent: use raw or family"
+    problems: list[tuple[Path, str]] = []
+    if network.get("user_agent") == "none":
+        problems.append(((*base, "network", "user_agent"), message))
+    overrides = network.get("overrides")
+    for i, override in enumerate(overrides if isinstance(overrides, list) else ()):
+        if _mapping(override).get("user_agent") == "none":
+            problems.append(((*base, "network", "overrides", i, "user_agent"), message))
+    return problems
 
 
 def _unique_ids(path: Path, rules: Any) -> list[tuple[Path, str]]:

@@ -17,11 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from destinations.base import QueuedEvent
 from gateway.consent_records import ConsentRecord
 from gateway.pipeline.route import QueueEntry
+
+if TYPE_CHECKING:  # dead_letters reads DeadLetter from here
+    from gateway.queue.dead_letters import DeadLetterQuery
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,13 @@ class Store(Protocol):
 
     async def dead_letters(self, destination: str | None = None) -> list[DeadLetter]:
         """The dead-letter store, optionally for one destination."""
+
+    async def replay(self, query: DeadLetterQuery) -> int:
+        """Move the selected dead letters back into the queue, due now, same event ids;
+        returns how many."""
+
+    async def purge(self, query: DeadLetterQuery) -> int:
+        """Delete the selected dead letters for good; returns how many."""
 
     async def ping(self) -> None:
         """Raise ``QueueUnavailable`` unless the store can write."""

@@ -47,6 +47,7 @@ from gateway.consent_records import ConsentRecord
 from gateway.errors import QueueFull, QueueUnavailable
 from gateway.pipeline.route import QueueEntry
 from gateway.queue.base import DeadLetter
+from gateway.queue.dead_letters import DeadLetterQuery, select_ids
 
 _SCHEMA = (
     """
@@ -386,6 +387,59 @@ class SqliteStore:
             args = (destination,)
         rows = await self._submit(lambda conn: conn.execute(sql + " ORDER BY id", args).fetchall())
         return [DeadLetter(*row) for row in rows]
+
+    async def replay(self, query: DeadLetterQuery) -> int:
+        """Move the dead letters ``query`` selects back into the queue, due now, with
+        their event ids and payloads (platforms deduplicate a resend) and a fresh attempt
+        count; returns how many. Their original ``created_ms`` is kept: an event past a
+        platform's age limit is dead-lettered again, with that reason."""
+        now = _now_ms()
+
+        def run(conn: sqlite3.Connection) -> list[tuple[str, int]]:
+            moved: list[tuple[str, int]] = []
+            for dead_id in select_ids(conn, query):
+                moved += conn.execute(
+                    "INSERT INTO items (destination, event_id, payload, created_ms, available_ms)"
+                    " SELECT destination, event_id, payload, created_ms, ? FROM dead_letters"
+                    " WHERE id = ? RETURNING destination, length(payload)",
+                    (now, dead_id),
+                ).fetchall()
+                conn.execute("DELETE FROM dead_letters WHERE id = ?", (dead_id,))
+            return moved
+
+        def done(moved: list[tuple[str, int]]) -> None:
+            for destination, size in moved:
+                self._counts.add({destination: 1}, size)
+                self._counts.dead[destination] -= 1
+                self.wakeup(destination).set()
+
+        moved: list[tuple[str, int]] = await self._submit(run, done)
+        return len(moved)
+
+    async def purge(self, query: DeadLetterQuery) -> int:
+        """Delete the dead letters ``query`` selects for good; returns how many."""
+
+        def run(conn: sqlite3.Connection) -> list[str]:
+            ids = select_ids(conn, query)
+            removed: list[str] = []
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                removed += [
+                    row[0]
+                    for row in conn.execute(
+                        f"DELETE FROM dead_letters WHERE id IN ({marks}) RETURNING destination",
+                        chunk,
+                    )
+                ]
+            return removed
+
+        def done(removed: list[str]) -> None:
+            for destination in removed:
+                self._counts.dead[destination] -= 1
+
+        removed: list[str] = await self._submit(run, done)
+        return len(removed)
 
     async def purge_consent_records(self, before_ms: int) -> int:
         def run(conn: sqlite3.Connection) -> int:

@@ -35,8 +35,10 @@ SECRET = "test-secret-0123456789abcdef"
 #: what each case shows; a case without a behaviour here (or the reverse) fails the suite
 BEHAVIOURS = {
     "governance_field_policy": "A destination's field list may only name fields its adapter "
-    "declares (the line of each other one, with what it declares); `all` is written out; "
-    "network overrides name real regions and something to match; fields.default is required.",
+    "declares (the line of each other one, with what it declares); `all` is written out; a "
+    "list keeps what the platform refuses events without, and no network rule drops Meta's "
+    "user agent; network overrides name real regions and something to match; fields.default "
+    "is required.",
     "governance_rules": "Governance patterns must compile as RE2 (linear time, so no "
     "look-behind); rule ids are unique; a rule matches something; the tracking plan's bounds "
     "are ordered and its handlings a closed list.",

@@ -37,6 +37,7 @@ import yaml
 from gateway import consent_records, logs
 from gateway.app import create_app
 from gateway.consent_records import Query
+from tests.support.configs import merged
 from tests.support.consent_cases import (
     CASES_DIR,
     Scenario,
@@ -44,7 +45,6 @@ from tests.support.consent_cases import (
     load,
     load_scenario,
     lookup,
-    merged,
     received_problems,
     scenario_files,
     verdict_problems,

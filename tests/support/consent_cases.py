@@ -26,6 +26,7 @@ from gateway.config.loader import load_config
 from gateway.config.models import Config
 from gateway.config.yaml_source import read_yaml
 from tests.support import gpp_encode, tcf_encode
+from tests.support.configs import merged
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED_CONFIG = REPO / "config" / "gateway.yaml"
@@ -349,13 +350,6 @@ def received_problems(
 # -- the shipped config, pointed at test endpoints --------------------------------------
 
 
-def merged(base: Any, overlay: Any) -> Any:
-    """``overlay`` over ``base``: mappings merged key by key, anything else replaced."""
-    if isinstance(base, dict) and isinstance(overlay, dict):
-        return {**base, **{k: merged(base.get(k), v) for k, v in overlay.items()}}
-    return overlay
-
-
 def derived_config(
     directory: Path,
     *,
@@ -366,8 +360,8 @@ def derived_config(
 ) -> Path:
     """The shipped config as written, except: the queue in ``queue_path``, every
     destination's ``batch.max_wait_ms`` set to ``max_wait_ms``, ``extra_destinations``
-    added, and ``overlay`` merged in. Interpolation (``${...}``) is left for the loader,
-    as in production."""
+    added, and ``overlay`` merged in (``tests.support.configs.merged``: null deletes).
+    Interpolation (``${...}``) is left for the loader, as in production."""
     data = yaml.safe_load(SHIPPED_CONFIG.read_text(encoding="utf-8"))
     if overlay:
         data = merged(data, dict(overlay))
