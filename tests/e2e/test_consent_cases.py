@@ -43,6 +43,7 @@ from tests.support.consent_cases import (
     load,
     load_scenario,
     received_problems,
+    request_headers,
     same_policy,
     scenario_files,
     verdict_problems,
@@ -137,21 +138,9 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CaseGateway]:
             fake.stop()
 
 
-def _headers(scenario: Scenario) -> dict[str, str]:
-    headers = {"User-Agent": USER_AGENT, "X-Forwarded-For": CLIENT_IP}
-    if scenario.region is not None:
-        country, _, subdivision = scenario.region.partition("-")
-        headers["CF-IPCountry"] = country
-        if subdivision:
-            headers["CF-Region-Code"] = subdivision
-    if scenario.gpc:
-        headers["Sec-GPC"] = "1"
-    return headers
-
-
 def _send(gw: CaseGateway, scenario: Scenario, event_id: str) -> None:
     consent = scenario.consent.build()
-    headers = _headers(scenario)
+    headers = request_headers(scenario, USER_AGENT, CLIENT_IP)
     if scenario.via == "collect":
         response = gw.client.post(
             "/collect", json=purchase(event_id=event_id, consent=consent), headers=headers

@@ -46,6 +46,7 @@ from tests.support.consent_cases import (
     load_scenario,
     lookup,
     received_problems,
+    request_headers,
     scenario_files,
     verdict_problems,
 )
@@ -161,21 +162,6 @@ def run_scenario(fakes: dict[str, FakePlatform], tmp_path: Path) -> Iterator[Any
             item.__exit__(None, None, None)
 
 
-def _headers(scenario: Scenario) -> dict[str, str]:
-    headers = {"X-Forwarded-For": CLIENT_IP, **scenario.headers}
-    agent = BROWSER if scenario.user_agent is None else scenario.user_agent
-    if agent:
-        headers["User-Agent"] = agent
-    if scenario.region is not None:
-        country, _, subdivision = scenario.region.partition("-")
-        headers["CF-IPCountry"] = country
-        if subdivision:
-            headers["CF-Region-Code"] = subdivision
-    if scenario.gpc:
-        headers["Sec-GPC"] = "1"
-    return headers
-
-
 def _received(fake: FakePlatform, destination: str) -> list[dict[str, Any]]:
     bodies = [r.json() for r in fake.received if 200 <= r.status < 300 and r.body]
     if destination == "ga4":
@@ -199,7 +185,9 @@ def test_scenario(
     # letters only: the log redaction masks runs of nine digits (phone-like), event ids too
     event_id = "gov-" + uuid.uuid4().hex[:16].translate(str.maketrans("0123456789", "ghijklmnop"))
     event = merged(purchase(event_id=event_id, consent=scenario.consent.build()), scenario.event)
-    response = run.client.post("/collect", json=event, headers=_headers(scenario))
+    response = run.client.post(
+        "/collect", json=event, headers=request_headers(scenario, BROWSER, CLIENT_IP)
+    )
     assert response.status_code == 204, response.text
     run.drain()
 

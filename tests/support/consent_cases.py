@@ -313,6 +313,23 @@ def present(data: Any, path: str) -> bool:
     return lookup(data, path) is not _MISSING
 
 
+def request_headers(scenario: Scenario, user_agent: str, client_ip: str) -> dict[str, str]:
+    """The request headers a scenario's visitor sends through the CDN: ``user_agent``
+    unless the scenario names one (an empty one sends none), the region headers, GPC."""
+    headers = {"X-Forwarded-For": client_ip, **scenario.headers}
+    agent = user_agent if scenario.user_agent is None else scenario.user_agent
+    if agent:
+        headers["User-Agent"] = agent
+    if scenario.region is not None:
+        country, _, subdivision = scenario.region.partition("-")
+        headers["CF-IPCountry"] = country
+        if subdivision:
+            headers["CF-Region-Code"] = subdivision
+    if scenario.gpc:
+        headers["Sec-GPC"] = "1"
+    return headers
+
+
 def verdict_problems(name: str, expected: Expectation, verdict: Mapping[str, Any]) -> list[str]:
     """How the consent record's ``verdict`` for ``name`` differs from ``expected``."""
     problems = []
