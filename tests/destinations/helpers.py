@@ -95,6 +95,20 @@ def sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def opt_out_consent(purposes: dict[str, bool]) -> ConsentResult:
+    """The consent stage's result for an opt-out visitor with ``purposes`` decided."""
+    return ConsentResult(
+        regime="opt_out",
+        purposes=purposes,
+        verdicts={},
+        storage="granted",
+        signals={},
+        decisions=(),
+        signals_digest="",
+        record_verdicts=b"{}",
+    )
+
+
 def govern_raw(
     destination: HttpDestination,
     raw: dict[str, Any] | None = None,
@@ -108,16 +122,7 @@ def govern_raw(
     ctx = RequestContext(
         client_ip=CLIENT_IP, user_agent=USER_AGENT, region="US-CA", gpc=False, peer_trusted=True
     )
-    consent = ConsentResult(
-        regime="opt_out",
-        purposes={"marketing": True, "analytics": True},
-        verdicts={},
-        storage="granted",
-        signals={},
-        decisions=(),
-        signals_digest="",
-        record_verdicts=b"{}",
-    )
+    consent = opt_out_consent({"marketing": True, "analytics": True})
     source = source_fields(ingested, identity, ctx, consent)
     return govern(source, destination, country_hint)
 

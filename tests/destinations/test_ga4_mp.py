@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from destinations.base import GovernedEvent, OutboundRequest, Rejection, Remark
 from destinations.ga4_mp import MAX_BODY_BYTES, Ga4Mp, Settings
-from gateway.pipeline.consent import ConsentResult, Verdict
+from gateway.pipeline.consent import Verdict
 from gateway.pipeline.govern import govern, source_fields
 from gateway.pipeline.identify import Identity
 from gateway.pipeline.ingest import validate
@@ -36,6 +36,7 @@ from tests.destinations.helpers import (
     assert_golden,
     body_json,
     govern_raw,
+    opt_out_consent,
     queued,
     sha256,
     single_request,
@@ -262,16 +263,7 @@ def governed_with_verdict(destination: Ga4Mp, restrictions: tuple[str, ...]) -> 
     [ingested] = validate([copy.deepcopy(RAW_EVENT)], batch=False, now_ms=NOW_MS)
     identity = Identity(ingested.event.ids.client_id or "", "page")
     ctx = RequestContext(client_ip=IP, user_agent=UA, region="US-CA", gpc=False, peer_trusted=True)
-    consent = ConsentResult(
-        regime="opt_out",
-        purposes={"marketing": True, "analytics": True},
-        verdicts={},
-        storage="granted",
-        signals={},
-        decisions=(),
-        signals_digest="",
-        record_verdicts=b"{}",
-    )
+    consent = opt_out_consent({"marketing": True, "analytics": True})
     verdict = Verdict(
         destination="ga4",
         action="send_restricted",

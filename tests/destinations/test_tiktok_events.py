@@ -26,7 +26,7 @@ import respx
 from destinations.base import GovernedEvent, OutboundRequest, Rejection, SendResult
 from destinations.tiktok_events import Settings as TiktokSettings
 from destinations.tiktok_events import TiktokEvents
-from gateway.pipeline.consent import ConsentResult, Verdict
+from gateway.pipeline.consent import Verdict
 from gateway.pipeline.govern import govern, source_fields
 from gateway.pipeline.identify import Identity
 from gateway.pipeline.ingest import validate
@@ -40,6 +40,7 @@ from tests.destinations.helpers import (
     assert_golden,
     body_json,
     govern_raw,
+    opt_out_consent,
     queued,
     sha256,
     single_request,
@@ -600,16 +601,7 @@ def source(raw: dict[str, Any]) -> dict[str, dict[str, Any]]:
     ctx = RequestContext(
         client_ip=CLIENT_IP, user_agent=USER_AGENT, region="US-CA", gpc=False, peer_trusted=True
     )
-    consent = ConsentResult(
-        regime="opt_out",
-        purposes={"marketing": False, "analytics": True},
-        verdicts={},
-        storage="granted",
-        signals={},
-        decisions=(),
-        signals_digest="",
-        record_verdicts=b"{}",
-    )
+    consent = opt_out_consent({"marketing": False, "analytics": True})
     identity = Identity(ingested.event.ids.client_id or "GW1.new", "page")
     return source_fields(ingested, identity, ctx, consent)
 

@@ -12,11 +12,11 @@ from gateway.config.governance import GovernanceConfig
 from gateway.decisions import Decision
 from gateway.governance.event_rules import EventGovernance, Governance
 from gateway.governance.plan import Violation
-from gateway.pipeline.consent import ConsentResult
 from gateway.pipeline.govern import source_fields
 from gateway.pipeline.identify import Identity
 from gateway.pipeline.ingest import validate
 from gateway.request_context import RequestContext
+from tests.destinations.helpers import opt_out_consent
 
 NOW_MS = 1_790_000_000_000
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:131.0) Gecko/20100101 Firefox/131.0"
@@ -57,16 +57,7 @@ def context(user_agent: str | None = FIREFOX, *, prefetch: bool = False) -> Requ
     )
 
 
-CONSENT = ConsentResult(
-    regime="opt_out",
-    purposes={"advertising": True, "analytics": True},
-    verdicts={},
-    storage="granted",
-    signals={},
-    decisions=(),
-    signals_digest="",
-    record_verdicts=b"{}",
-)
+CONSENT = opt_out_consent({"advertising": True, "analytics": True})
 
 
 def apply(
