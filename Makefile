@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test lint bench schema clean
+.PHONY: run test lint bench schema clean redis-server
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,12 @@ run: $(VENV)/.run-installed var/gateway_secret
 	GATEWAY_SECRET="$${GATEWAY_SECRET:-$$(cat var/gateway_secret)}" \
 	  $(BIN)/gateway serve --config config/gateway.yaml --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.test-installed
+# the Redis store's tests run a real redis-server (CI is a fresh Debian machine, as root)
+redis-server:
+	@command -v redis-server >/dev/null || { apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server; }
+
+test: $(VENV)/.test-installed redis-server
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.test-installed

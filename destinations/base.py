@@ -36,6 +36,7 @@ from pydantic import (
     SecretStr,
     StringConstraints,
     field_validator,
+    model_validator,
 )
 
 from destinations.policy import (
@@ -61,11 +62,35 @@ class BatchSettings(StrictModel):
 
 
 class RetrySettings(StrictModel):
-    """Backoff for retryable failures; past ``max_attempts`` an event is dead-lettered."""
+    """Backoff for retryable failures. Past ``max_attempts`` tries, or once an event has
+    waited ``max_age_secs`` since it was accepted, it is dead-lettered with the reason."""
 
     max_attempts: int = Field(12, ge=1, le=1000)
     initial_backoff_secs: float = Field(1.0, gt=0, le=3600)
     max_backoff_secs: float = Field(600.0, gt=0, le=86_400)
+    #: Meta and TikTok refuse events older than 7 days: trying longer is pointless
+    max_age_secs: float = Field(7 * 86_400.0, ge=60, le=30 * 86_400)
+
+
+class CircuitSettings(StrictModel):
+    """When to stop sending to a platform that keeps failing, and when to try again.
+
+    ``failures`` retryable failures in a row (5xx, 429, timeouts, refused connections)
+    open the circuit: nothing is sent and the events stay queued, their attempts
+    untouched. After ``cooldown_secs`` one small probe request goes; if it fails the
+    circuit stays open for twice as long, up to ``max_cooldown_secs``; if it succeeds
+    delivery resumes.
+    """
+
+    failures: int = Field(5, ge=1, le=1000)
+    cooldown_secs: float = Field(30.0, gt=0, le=3600)
+    max_cooldown_secs: float = Field(600.0, gt=0, le=86_400)
+
+    @model_validator(mode="after")
+    def _cooldowns_ordered(self) -> Self:
+        if self.max_cooldown_secs < self.cooldown_secs:
+            raise ValueError("max_cooldown_secs must not be below cooldown_secs")
+        return self
 
 
 class TimeoutSettings(StrictModel):
@@ -117,6 +142,7 @@ class DestinationSettings(StrictModel):
     network: NetworkPolicy = NetworkPolicy()
     batch: BatchSettings = BatchSettings()
     retry: RetrySettings = RetrySettings()
+    circuit: CircuitSettings = CircuitSettings()
     timeout: TimeoutSettings = TimeoutSettings()
 
     #: the adapter's platform limit; ``batch.max_events`` may only lower it

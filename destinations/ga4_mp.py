@@ -49,6 +49,7 @@ from destinations.base import (
     QueuedEvent,
     Rejection,
     Remark,
+    RetrySettings,
     SendResult,
     classify_http_status,
     encode_events,
@@ -185,6 +186,13 @@ def problem_with_name(name: str, *, event: bool = True) -> str | None:
     return None
 
 
+class Ga4RetrySettings(RetrySettings):
+    """GA4 takes events back-dated at most 72 hours: keep trying no longer than that,
+    whatever else an operator sets under ``retry``."""
+
+    max_age_secs: float = Field(72 * 3600.0, ge=60, le=72 * 3600.0)
+
+
 class Settings(EndpointSettings):
     """``ga4_mp`` settings; empty ``measurement_id`` or ``api_secret`` keep events queued."""
 
@@ -197,6 +205,7 @@ class Settings(EndpointSettings):
     #: send to the validation server instead: nothing is recorded, and an event it has a
     #: validation message for is dead-lettered with that message
     validation: bool = False
+    retry: Ga4RetrySettings = Ga4RetrySettings()
 
     MAX_BATCH: ClassVar[int] = MAX_EVENTS
     RESTRICTED_MODES: ClassVar[frozenset[str]] = frozenset({"ad_personalization"})

@@ -29,12 +29,11 @@ from gateway.endpoints.metrics import metrics
 from gateway.endpoints.pixel import pixel
 from gateway.errors import ConfigError, QueueError
 from gateway.metrics import Metrics
-from gateway.queue.sqlite import SqliteStore
+from gateway.queue.base import Store
+from gateway.queue.factory import open_store
 
 log = structlog.get_logger("gateway")
 
-#: how long shutdown waits for in-flight deliveries before cancelling them
-SHUTDOWN_GRACE_SECS = 10.0
 RECORD_PURGE_INTERVAL_SECS = 3600.0
 
 
@@ -44,21 +43,16 @@ class Runtime:
     def __init__(self, config: Config, config_path: str | None = None) -> None:
         self.config_path = config_path
         self.policy: Policy = compile_policy(config)
-        queue = config.queue
-        self.store = SqliteStore(
-            queue.path,
-            max_rows=queue.max_rows,
-            max_bytes=queue.max_bytes,
-            synchronous=queue.synchronous,
-        )
+        self.store: Store = open_store(config.queue)
         self.metrics = Metrics()
         self.metrics.queue.depth = self.store.depth
         self.metrics.queue.dead = self.store.dead_letter_count
         self.metrics.queue.unconfigured = self._configured
-        self.metrics.queue.commits = lambda: self.store.commits
+        self.metrics.queue.commits = lambda: getattr(self.store, "commits", 0)
         self.decisions = DecisionLog()
         self.client: httpx.AsyncClient | None = None
-        self.workers: dict[str, asyncio.Task[None]] = {}
+        self.workers: dict[str, DestinationWorker] = {}
+        self._tasks: list[asyncio.Task[None]] = []
         self._purger: asyncio.Task[None] | None = None
 
     def _configured(self) -> dict[str, int]:
@@ -107,15 +101,24 @@ class Runtime:
             worker = DestinationWorker(
                 destination, self.store, self.client, self.metrics, lease_secs
             )
-            self.workers[name] = asyncio.create_task(worker.run(), name=f"deliver:{name}")
+            self.workers[name] = worker
+            self._tasks.append(asyncio.create_task(worker.run(), name=f"deliver:{name}"))
 
     async def _stop_workers(self) -> None:
-        tasks = list(self.workers.values())
+        """Let each worker finish its batch in flight, within the grace period; cancel
+        what is still sending then (its items are made due again)."""
+        tasks, self._tasks = self._tasks, []
+        for worker in self.workers.values():
+            worker.stop()
         self.workers.clear()
-        for task in tasks:
+        if not tasks:
+            return
+        _, late = await asyncio.wait(tasks, timeout=self.policy.config.server.shutdown_grace_secs)
+        for task in late:
             task.cancel()
-        if tasks:
-            await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_SECS)
+        if late:
+            log.warning("delivery_interrupted", destinations=sorted(t.get_name() for t in late))
+            await asyncio.wait(late)
 
     async def stop(self) -> None:
         """Stop delivering, close the client, then the queue (pending writes finish)."""

@@ -13,10 +13,11 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from gateway.config.loader import load_config
 from gateway.config.models import Config
-from gateway.errors import ConfigError, InputError
+from gateway.errors import ConfigError, InputError, QueueError
 
 
 def _load(path: str) -> Config | None:
@@ -147,6 +148,7 @@ def _epoch_ms(text: str) -> int:
 def cmd_consent_log(args: argparse.Namespace) -> int:
     """Print the consent records of one visitor, one event or a time range."""
     from gateway import consent_records
+    from gateway.queue.admin import open_admin
 
     config = _load(args.config)
     if config is None:
@@ -157,10 +159,15 @@ def cmd_consent_log(args: argparse.Namespace) -> int:
             args.client_id, config.identity.secret.get_secret_value().encode()
         )
     query = consent_records.Query(key, args.event_id, args.since, args.until, args.limit)
+
+    async def read() -> list[dict[str, Any]]:
+        async with open_admin(config.queue) as admin:
+            return await admin.consent_records(query)
+
     try:
-        records = list(consent_records.read(config.queue.path, query))
-    except sqlite3.Error as err:
-        print(f"{config.queue.path}: cannot read consent records ({err})", file=sys.stderr)
+        records = asyncio.run(read())
+    except (sqlite3.Error, QueueError) as err:
+        print(f"{_where(config)}: cannot read consent records ({err})", file=sys.stderr)
         return 1
     for record in records:
         if args.json:
@@ -193,9 +200,16 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
         return 1
     try:
         return dead_letter_commands.run(args, config)
-    except sqlite3.Error as err:
-        print(f"{config.queue.path}: cannot read the dead letters ({err})", file=sys.stderr)
+    except (sqlite3.Error, QueueError) as err:
+        print(f"{_where(config)}: cannot read the dead letters ({err})", file=sys.stderr)
         return 1
+
+
+def _where(config: Config) -> str:
+    """The queue, for a message: its file, or its Redis prefix (never the URL)."""
+    if config.queue.backend == "redis":
+        return f"redis queue {config.queue.prefix!r}"
+    return config.queue.path
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -228,6 +242,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             access_log=False,
             log_config=None,
             server_header=False,
+            timeout_graceful_shutdown=config.server.shutdown_grace_secs,
             # the gateway reads X-Forwarded-For itself, from configured proxies only;
             # uvicorn's own handling would rewrite the peer address before that check
             proxy_headers=False,

@@ -1,10 +1,9 @@
 """``gateway dead-letters list|show|replay|purge``: the dead-letter store, for operators.
 
-``list`` and ``show`` read the queue file read-only and work while the gateway runs.
-``replay`` and ``purge`` change the store through ``SqliteStore``, which holds the file's
-lock: they run while the gateway is stopped (a running gateway holds the lock, and its
-in-memory counts and workers would not see rows changed behind its back). Replay keeps
-each event's id, so a platform that already has the event deduplicates the resend.
+``list`` and ``show`` work while the gateway runs. On SQLite, ``replay`` and ``purge``
+need the file's lock, so they run while the gateway is stopped (its in-memory counts and
+workers would not see rows changed behind its back); on Redis they work live. Replay
+keeps each event's id, so a platform that already has the event deduplicates the resend.
 """
 
 from __future__ import annotations
@@ -17,57 +16,56 @@ from datetime import UTC, datetime
 
 from gateway.config.models import Config
 from gateway.errors import QueueUnavailable
-from gateway.queue import dead_letters
+from gateway.queue.admin import QueueAdmin, open_admin
 from gateway.queue.base import DeadLetter
 from gateway.queue.dead_letters import DeadLetterQuery
-from gateway.queue.sqlite import SqliteStore
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
     """Run the ``dead-letters`` sub-command ``args.action``; the exit code."""
-    path = config.queue.path
     query = DeadLetterQuery(
         args.destination, args.reason, args.since, args.until, tuple(args.id), args.limit
     )
-    if args.action == "list":
-        return _list(path, query, args.json)
-    if args.action == "show":
-        return _show(path, args.id, args.json)
-    if query == DeadLetterQuery(limit=args.limit) and not args.all:
+    unselected = query == DeadLetterQuery(limit=args.limit) and not args.all
+    if args.action in ("replay", "purge") and unselected:
         print(
             f"{args.action}: select dead letters (--id, --destination, --reason, --since,"
             " --until), or pass --all",
             file=sys.stderr,
         )
         return 2
+    if args.action == "show" and len(args.id) != 1:
+        print("show: give one --id", file=sys.stderr)
+        return 2
+    return asyncio.run(_run(args, config, query))
+
+
+async def _run(args: argparse.Namespace, config: Config, query: DeadLetterQuery) -> int:
+    async with open_admin(config.queue) as admin:
+        if args.action == "list":
+            return _list(await admin.dead_letters(query), args.json)
+        if args.action == "show":
+            return _show(admin, args.id[0], await admin.dead_letter(args.id[0]), args.json)
+        return await _change(admin, args.action, query)
+
+
+async def _change(admin: QueueAdmin, action: str, query: DeadLetterQuery) -> int:
     try:
-        count = asyncio.run(_change(config, args.action, query))
+        count = await (admin.replay(query) if action == "replay" else admin.purge(query))
     except QueueUnavailable as err:
-        print(
-            f"{args.action}: {err}: stop the gateway first (a running gateway holds the queue"
-            " file's lock)",
-            file=sys.stderr,
+        hint = (
+            ""
+            if admin.live_changes
+            else ": stop the gateway first (a running gateway holds the queue file's lock)"
         )
+        print(f"{action}: {err}{hint}", file=sys.stderr)
         return 1
-    verb = "replayed (queued again, same event ids)" if args.action == "replay" else "purged"
+    verb = "replayed (queued again, same event ids)" if action == "replay" else "purged"
     print(f"{count} dead letter{'s' if count != 1 else ''} {verb}")
     return 0
 
 
-async def _change(config: Config, action: str, query: DeadLetterQuery) -> int:
-    q = config.queue
-    store = SqliteStore(q.path, max_rows=q.max_rows, max_bytes=q.max_bytes)
-    await store.start()
-    try:
-        if action == "replay":
-            return await store.replay(query)
-        return await store.purge(query)
-    finally:
-        await store.close()
-
-
-def _list(path: str, query: DeadLetterQuery, as_json: bool) -> int:
-    letters = dead_letters.read(path, query)
+def _list(letters: list[DeadLetter], as_json: bool) -> int:
     for d in letters:
         if as_json:
             print(json.dumps(_as_json(d)))
@@ -81,13 +79,14 @@ def _list(path: str, query: DeadLetterQuery, as_json: bool) -> int:
     return 0
 
 
-def _show(path: str, ids: list[int], as_json: bool) -> int:
-    if len(ids) != 1:
-        print("show: give one --id", file=sys.stderr)
-        return 2
-    found = dead_letters.read_one(path, ids[0])
+def _show(
+    admin: QueueAdmin,
+    dead_id: int,
+    found: tuple[DeadLetter, dict[str, object]] | None,
+    as_json: bool,
+) -> int:
     if found is None:
-        print(f"show: no dead letter {ids[0]}", file=sys.stderr)
+        print(f"show: no dead letter {dead_id} in {admin.where}", file=sys.stderr)
         return 1
     letter, event = found
     if as_json:

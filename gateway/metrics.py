@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -130,6 +130,19 @@ class Metrics:
         #: request path bumps (cheaper than a labelled counter per field), read at scrape
         self.changes: dict[tuple[str, str, str], int] = {}
         r.register(_ChangesCollector(self.changes))
+        self.circuit_open = Gauge(
+            "gateway_circuit_open",
+            "1 while delivery to a destination is paused because it keeps failing (the "
+            "circuit is open or probing), else 0",
+            ["destination"],
+            registry=r,
+        )
+        self.circuit_opened = Counter(
+            "gateway_circuit_opened",
+            "Times a destination's circuit opened (delivery paused after repeated failures)",
+            ["destination"],
+            registry=r,
+        )
         self.request_seconds = Histogram(
             "gateway_delivery_request_seconds",
             "Outbound request duration",

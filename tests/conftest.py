@@ -9,6 +9,8 @@ import pytest
 
 from tests.support.worker import RecordingStore
 
+pytest_plugins = ["tests.support.redis_server"]
+
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[RecordingStore]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated, Literal, Union
 
-from pydantic import AfterValidator, Field, SecretStr, field_validator
+from pydantic import AfterValidator, Field, SecretStr, ValidationInfo, field_validator
 
 from destinations import REGISTRY
 from destinations.base import StrictModel
@@ -46,6 +46,9 @@ class ServerConfig(StrictModel):
 
     max_body_bytes: int = Field(65_536, ge=1024, le=10 * 1024 * 1024)
     max_events_per_request: int = Field(100, ge=1, le=100)
+    #: on SIGTERM: how long in-flight requests, then in-flight deliveries, may take to
+    #: finish; what is still queued stays queued for the next start
+    shutdown_grace_secs: float = Field(10.0, ge=0, le=300)
     trusted_proxies: list[Annotated[str, AfterValidator(_network)]] = []
     region_headers: RegionHeaders = RegionHeaders()
 
@@ -138,15 +141,36 @@ class PiiConfig(StrictModel):
 
 
 class QueueConfig(StrictModel):
-    """The durable queue between the request path and delivery."""
+    """The durable queue between the request path and delivery: an embedded SQLite file
+    (one gateway process), or Redis Streams shared by any number of gateway processes."""
 
-    backend: Literal["sqlite"] = "sqlite"
+    backend: Literal["sqlite", "redis"] = "sqlite"
+    #: sqlite: the queue file
     path: str = "var/queue.db"
+    #: redis: ``redis://[:password@]host:port/db`` (``rediss://`` for TLS)
+    url: SecretStr | None = Field(None, validate_default=True)
+    #: redis: the key prefix; every gateway sharing one queue uses the same
+    prefix: str = Field("gateway", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    #: redis: this process's consumer name, unique among running gateways; a stable one
+    #: (the host or pod name) lets a restarted process resume its own leases at once,
+    #: instead of after ``lease_secs``. Default: host name and process id.
+    consumer: str | None = Field(None, pattern=r"^[A-Za-z0-9_.:-]{1,128}$")
     max_rows: int = Field(1_000_000, ge=1)
     max_bytes: int = Field(1 << 30, ge=1 << 16)
     synchronous: Literal["full", "normal"] = "full"
     lease_secs: int = Field(60, ge=5, le=3600)
     retry_after_secs: int = Field(5, ge=1, le=3600)
+
+    @field_validator("url")
+    @classmethod
+    def _url_for_redis(cls, url: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if info.data.get("backend") != "redis":
+            return url
+        if url is None:
+            raise ValueError("required when backend is redis")
+        if not url.get_secret_value().startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return url
 
 
 class LoggingConfig(StrictModel):

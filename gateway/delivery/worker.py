@@ -4,7 +4,14 @@ Every leased item is settled exactly once: acked, retried later, or dead-lettere
 a reason. An adapter that raises while encoding, or forgets an item, cannot break that:
 what it did not account for is retried. A permanent failure that the adapter marks
 ``splittable`` (one bad event failing a whole batch, as Meta does) is bisected so the
-good events still go and only the bad one is dead-lettered.
+good events still go and only the bad one is dead-lettered. An item that has waited
+past the destination's ``retry.max_age_secs`` is dead-lettered when it comes due.
+
+A circuit breaker (``gateway.delivery.circuit``) pauses leasing while the platform keeps
+failing, so an outage leaves events queued rather than burning their attempts. Each
+destination has its own loop, sending one request at a time: a slow or dead platform
+holds up only its own events. ``stop`` lets the batch in flight finish; a batch
+interrupted anyway (the grace period ran out) is made due again before the task ends.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import httpx
 import structlog
 
 from destinations.base import HttpDestination, QueuedEvent, Remark, SendResult
+from gateway.delivery.circuit import Circuit
 from gateway.delivery.retry import backoff_secs, exhausted
 from gateway.errors import QueueError
 from gateway.metrics import Metrics
@@ -26,8 +34,6 @@ from gateway.queue.base import Store
 
 log = structlog.get_logger("gateway.delivery")
 
-#: how often an idle worker re-checks the queue even without a wakeup
-IDLE_RECHECK_SECS = 5.0
 STORE_FAILURE_PAUSE_SECS = 1.0
 
 
@@ -52,41 +58,61 @@ class DestinationWorker:
         self.metrics = metrics
         self.lease_secs = lease_secs
         self.name = destination.name
+        self.circuit = Circuit(destination.settings.circuit)
+        self._stopping = asyncio.Event()
+        metrics.circuit_open.labels(self.name).set(0)
+
+    def stop(self) -> None:
+        """Finish the batch in flight, then return from ``run``."""
+        self._stopping.set()
+        self.store.wakeup(self.name).set()
 
     async def run(self) -> None:
-        """Deliver until cancelled."""
+        """Deliver until stopped (or cancelled)."""
         log.info("delivery_started", destination=self.name)
-        while True:
+        while not self._stopping.is_set():
             try:
-                await self._wait_for_work()
-                batch = await self.store.lease(
-                    self.name, self.destination.batch_size(), self.lease_secs
-                )
+                if pause := self.circuit.wait_secs():
+                    await self._pause(pause)
+                    continue
+                if not await self._wait_for_work():
+                    break
+                limit = 1 if self.circuit.probing else self.destination.batch_size()
+                batch = await self.store.lease(self.name, limit, self.lease_secs)
                 if batch:
                     await self.deliver(batch)
             except QueueError as err:
                 # leased items stay leased and come due again when the lease expires
                 log.error("queue_unavailable", destination=self.name, error=str(err))
-                await asyncio.sleep(STORE_FAILURE_PAUSE_SECS)
+                await self._pause(STORE_FAILURE_PAUSE_SECS)
+        log.info("delivery_stopped", destination=self.name)
 
-    async def _wait_for_work(self) -> None:
-        """Return when items are due and either a batch is full or the oldest has waited long
-        enough (``batch.max_wait_ms``): batching costs at most that much latency."""
+    async def _pause(self, secs: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=secs)
+
+    async def _wait_for_work(self) -> bool:
+        """Return True when items are due and either a batch is full or the oldest has
+        waited long enough (``batch.max_wait_ms``): batching costs at most that much
+        latency. False when the worker is stopping."""
         wake = self.store.wakeup(self.name)
         linger_ms = self.destination.settings.batch.max_wait_ms
+        poll_secs = self.store.poll_secs
         while True:
+            if self._stopping.is_set():
+                return False
             wake.clear()
             due = await self.store.next_due_ms(self.name)
             now = _now_ms()
             if due is not None and due <= now:
                 full = self.store.depth().get(self.name, 0) >= self.destination.batch_size()
                 if full or now >= due + linger_ms:
-                    return
+                    return True
                 wait = (due + linger_ms - now) / 1000
             elif due is not None:
-                wait = min((due - now) / 1000, IDLE_RECHECK_SECS)
+                wait = min((due - now) / 1000, poll_secs)
             else:
-                wait = IDLE_RECHECK_SECS
+                wait = poll_secs
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=max(wait, 0.001))
 
@@ -94,25 +120,67 @@ class DestinationWorker:
         """Send ``batch`` and settle every item in it exactly once."""
         unsettled = {item.id: item for item in batch}
         try:
-            await self._send(list(batch), unsettled)
+            if expired := self._expired(batch):
+                max_age = self.destination.settings.retry.max_age_secs
+                for item in expired:
+                    del unsettled[item.id]
+                await self._dead(expired, f"expired: waited longer than {max_age:g} s")
+            await self._send(list(unsettled.values()), unsettled)
+        except asyncio.CancelledError:
+            # shutdown ran out of grace mid-send: due again at once, not after the lease
+            with contextlib.suppress(QueueError):
+                await asyncio.shield(
+                    self.store.retry(list(unsettled), 0, "interrupted by shutdown")
+                )
+            raise
         except Exception as err:  # an adapter bug must not lose or stall events
             log.exception("delivery_error", destination=self.name, error=type(err).__name__)
         if unsettled:
             await self._retry(list(unsettled.values()), None, "not settled by the adapter")
             unsettled.clear()
 
+    def _expired(self, batch: Sequence[QueuedEvent]) -> list[QueuedEvent]:
+        oldest = _now_ms() - int(self.destination.settings.retry.max_age_secs * 1000)
+        return [item for item in batch if item.created_ms < oldest]
+
     async def _send(self, items: list[QueuedEvent], unsettled: dict[int, QueuedEvent]) -> None:
+        if not items:
+            return
         encoded = self.destination.encode(items, now_ms=_now_ms())
         self._note_remarks(encoded.remarks)
         for rejection in encoded.rejected:
             await self._dead([unsettled.pop(rejection.item_id)], f"rejected: {rejection.reason}")
         for request in encoded.requests:
+            sent = [unsettled[i] for i in request.item_ids if i in unsettled]
+            if self.circuit.state == "open":
+                # the platform failed again mid-batch: hold the rest back, unsent
+                for item in sent:
+                    del unsettled[item.id]
+                await self.store.retry([i.id for i in sent], 0, "held: circuit open")
+                continue
             started = time.perf_counter()
             result = await self.destination.send(self.client, request)
             self.metrics.request_seconds.labels(self.name).observe(time.perf_counter() - started)
             self.metrics.requests.labels(self.name, result.outcome).inc()
-            sent = [unsettled.pop(i) for i in request.item_ids if i in unsettled]
+            self._note_circuit(self.circuit.record(result.outcome != "retry"), result)
+            for item in sent:
+                del unsettled[item.id]
             await self._settle(sent, result, unsettled)
+
+    def _note_circuit(self, changed: str | None, result: SendResult) -> None:
+        if changed is None:
+            return
+        self.metrics.circuit_open.labels(self.name).set(int(changed != "closed"))
+        if changed == "open":
+            self.metrics.inc(self.metrics.circuit_opened, self.name)
+            log.warning(
+                "circuit_opened",
+                destination=self.name,
+                reason=result.reason,
+                probe_in_secs=self.circuit.cooldown_secs,
+            )
+        elif changed == "closed":
+            log.info("circuit_closed", destination=self.name)
 
     def _note_remarks(self, remarks: Sequence[Remark]) -> None:
         """Count and log what the adapter changed to fit the platform: never silent."""

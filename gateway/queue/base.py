@@ -15,6 +15,7 @@ Semantics every backend keeps (a conformance test runs over each):
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -42,6 +43,10 @@ class DeadLetter:
 
 class Store(Protocol):
     """A durable queue of governed events, one row per (event, destination)."""
+
+    #: how often a worker re-checks for due items without a ``wakeup`` (another
+    #: process's puts, and retries coming due, set none)
+    poll_secs: float
 
     async def start(self) -> None:
         """Open the store and make earlier processes' leases due again where safe."""
@@ -92,5 +97,5 @@ class Store(Protocol):
     def dead_letter_count(self) -> Mapping[str, int]:
         """Dead letters per destination."""
 
-    def wakeup(self, destination: str) -> object:
+    def wakeup(self, destination: str) -> asyncio.Event:
         """An ``asyncio.Event`` set whenever items for ``destination`` are added."""

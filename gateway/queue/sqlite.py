@@ -123,6 +123,9 @@ class _Counts:
 class SqliteStore:
     """The ``Store`` over one SQLite file; see the module docstring for its invariants."""
 
+    #: one process owns the file, so every put sets a wakeup: polling is only a backstop
+    poll_secs = 5.0
+
     def __init__(
         self, path: str, *, max_rows: int, max_bytes: int, synchronous: str = "full"
     ) -> None:

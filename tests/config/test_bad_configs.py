@@ -60,6 +60,9 @@ BEHAVIOURS = {
     "did-you-mean only when one is close; a missing type is required.",
     "wrong_types": "Nothing is coerced: a quoted number, a scalar for a list or a mapping, a "
     "fraction for a whole number, a number for a string are each refused with a hint.",
+    "queue_and_delivery_faults": "A Redis queue is refused without its URL; circuit "
+    "cool-downs must be ordered; an event age limit is at least a minute, and GA4's at most "
+    "its 72-hour back-dating limit.",
     "numbers_out_of_range": "Numbers outside their bounds are refused with the bound; "
     "infinity is not a number of seconds.",
     "unknown_purpose_in_requires": "requires may only name defined purposes, including the "

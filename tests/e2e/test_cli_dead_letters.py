@@ -1,6 +1,7 @@
 """``gateway dead-letters``: list and show read a live queue file; replay puts events back
 in the queue with their event ids, and a restarted gateway delivers them; purge deletes.
-Replay and purge refuse to run while a gateway holds the queue file."""
+Replay and purge refuse to run while a gateway holds the queue file. On Redis all of them
+work against the live queue, and the running gateway delivers what is replayed."""
 
 from __future__ import annotations
 
@@ -9,15 +10,19 @@ import fcntl
 import time
 from pathlib import Path
 
+import httpx
 import orjson
 import pytest
 
 from gateway.app import create_app
 from gateway.cli import main
 from gateway.config.loader import load_config
+from gateway.config.models import Config
 from gateway.pipeline.route import QueueEntry
+from gateway.queue.factory import open_store
 from gateway.queue.sqlite import SqliteStore
-from tests.support.configs import base_config, write_config
+from tests.support.configs import base_config, merged, write_config
+from tests.support.events import US_BROWSER
 from tests.support.fake_platform import FakePlatform
 from tests.support.server import serve
 
@@ -152,3 +157,70 @@ def test_replay_and_purge_refuse_while_a_gateway_holds_the_queue(
     _, out, err = _run(capsys, "dead-letters", "list", "--config", cfg)
     assert out == "" and "no matching" in err
     fake.stop()
+
+
+def test_on_redis_dead_letters_are_listed_replayed_and_delivered_while_the_gateway_runs(
+    tmp_path: Path, redis_url: str, redis_prefix: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """On a Redis queue every command works live: the running gateway delivers a replayed
+    event (same id) at its next poll, with no restart; consent-log reads the records."""
+    fake = FakePlatform().start()
+    data = merged(
+        base_config(tmp_path / "unused.db", fake.url),
+        {"queue": {"backend": "redis", "url": redis_url, "prefix": redis_prefix}},
+    )
+    config = write_config(tmp_path / "gateway.yaml", data)
+    cfg = str(config)
+    app = create_app(load_config(cfg), cfg)
+    try:
+        with serve(app) as url:
+            asyncio.run(_dead_on_redis(load_config(cfg)))
+            code, out, _ = _run(capsys, "dead-letters", "list", "--config", cfg, "--json")
+            letters = [orjson.loads(line) for line in out.splitlines() if line.startswith("{")]
+            assert code == 0 and [d["event_id"] for d in letters] == ["evt-a", "evt-b"]
+            dead_id = str(letters[0]["id"])
+            code, out, _ = _run(capsys, "dead-letters", "show", "--config", cfg, "--id", dead_id)
+            assert code == 0 and '"event_id": "evt-a"' in out and f"reason: {REASON}" in out
+            code, out, _ = _run(capsys, "dead-letters", "replay", "--config", cfg, "--id", dead_id)
+            assert code == 0 and "1 dead letter replayed (queued again, same event ids)\n" in out
+            deadline = time.monotonic() + 10
+            while "evt-a" not in fake.event_ids() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert fake.event_ids() == ["evt-a"]
+            metrics = httpx.get(f"{url}/metrics").text
+            assert 'gateway_dead_letters{destination="meta"} 1.0' in metrics
+            code, out, _ = _run(capsys, "dead-letters", "purge", "--config", cfg, "--all")
+            assert code == 0 and "1 dead letter purged\n" in out
+
+            response = httpx.post(
+                f"{url}/collect",
+                json={
+                    "event": "page_view",
+                    "event_id": "evt-consent",
+                    "page": {"url": "https://shop.example/"},
+                    "consent": {"categories": {"analytics": True, "advertising": False}},
+                },
+                headers=US_BROWSER,
+            )
+            assert response.status_code == 204
+            code, out, _ = _run(
+                capsys, "consent-log", "--config", cfg, "--event-id", "evt-consent", "--json"
+            )
+            (record,) = [orjson.loads(line) for line in out.splitlines() if line.startswith("{")]
+            assert code == 0 and record["verdicts"]["meta"]["action"] == "withhold"
+    finally:
+        fake.stop()
+
+
+async def _dead_on_redis(config: Config) -> None:
+    store = open_store(config.queue)
+    await store.start()
+    try:
+        await store.put(
+            [
+                QueueEntry("meta", "evt-a", _event("evt-a"), REASON),
+                QueueEntry("meta", "evt-b", _event("evt-b"), "HTTP 400: invalid parameter"),
+            ]
+        )
+    finally:
+        await store.close()

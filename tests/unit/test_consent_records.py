@@ -3,6 +3,7 @@ the client id, purged past retention, and queried by ``gateway consent-log``."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import time
@@ -84,18 +85,34 @@ async def test_consent_log_queries_by_client_and_time(
     store: SqliteStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     await store.put([], [record("mine"), record("theirs", client="999.1795000000")])
+    # the command runs as it would beside a gateway: on its own loop, reading the file
     config = write_config(tmp_path / "gateway.yaml", base_config(Path(store.path)))
 
-    assert main(["consent-log", "--config", str(config), "--client-id", CLIENT, "--json"]) == 0
+    assert (
+        await asyncio.to_thread(
+            main, ["consent-log", "--config", str(config), "--client-id", CLIENT, "--json"]
+        )
+        == 0
+    )
     lines = capsys.readouterr().out.splitlines()
     assert [json.loads(line)["event_id"] for line in lines] == ["mine"]
 
-    assert main(["consent-log", "--config", str(config), "--since", "2000-01-01"]) == 0
+    assert (
+        await asyncio.to_thread(
+            main, ["consent-log", "--config", str(config), "--since", "2000-01-01"]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "event_id=mine" in text and "event_id=theirs" in text
     assert "meta=withhold" in text and "destinations.meta.requires" in text
 
-    assert main(["consent-log", "--config", str(config), "--until", "2000-01-01"]) == 0
+    assert (
+        await asyncio.to_thread(
+            main, ["consent-log", "--config", str(config), "--until", "2000-01-01"]
+        )
+        == 0
+    )
     assert "no matching consent records" in capsys.readouterr().err
 
 

@@ -1,4 +1,6 @@
-"""The SQLite store: durable puts with group commit, leases, settlement, bounds, restart."""
+"""What only the SQLite store does: group commit, one process per file, a full disk, and
+stale leases made due at restart. The semantics every store shares are held against it
+in ``test_store_conformance``."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from gateway.errors import QueueFull, QueueUnavailable
+from gateway.errors import QueueUnavailable
 from gateway.pipeline.route import QueueEntry
 from gateway.queue.sqlite import SqliteStore
 
@@ -28,84 +30,12 @@ async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
     await s.close()
 
 
-async def test_put_then_lease_oldest_first_counting_attempts(store: SqliteStore) -> None:
-    """Leases hand out due items oldest first, with the event, and count an attempt."""
-    await store.put([entry(i) for i in range(5)])
-    leased = await store.lease("meta", 3, 30)
-    assert [i.event["event_id"] for i in leased] == ["e0", "e1", "e2"]
-    assert all(i.attempts == 1 and i.destination == "meta" for i in leased)
-    assert store.depth() == {"meta": 5}
-
-
-async def test_leased_items_are_hidden_until_the_lease_expires(store: SqliteStore) -> None:
-    """A leased item is not leased again while its lease runs; after expiry it is due."""
-    await store.put([entry(1)])
-    assert len(await store.lease("meta", 10, 0.2)) == 1
-    assert await store.lease("meta", 10, 0.2) == []
-    await asyncio.sleep(0.25)
-    again = await store.lease("meta", 10, 0.2)
-    assert len(again) == 1 and again[0].attempts == 2
-
-
-async def test_ack_retry_and_dead_letter(store: SqliteStore) -> None:
-    """ack removes; retry makes an item due after the delay; dead_letter keeps it aside
-    with its reason and counts it."""
-    await store.put([entry(i) for i in range(3)])
-    a, b, c = await store.lease("meta", 3, 30)
-    await store.ack([a.id])
-    await store.retry([b.id], 0.2, "HTTP 503")
-    await store.dead_letter([c.id], "permanent: HTTP 400")
-    assert store.depth() == {"meta": 1}
-    assert store.dead_letter_count() == {"meta": 1}
-    assert await store.lease("meta", 10, 30) == []
-    await asyncio.sleep(0.25)
-    (again,) = await store.lease("meta", 10, 30)
-    assert again.id == b.id
-    (dead,) = await store.dead_letters("meta")
-    assert (dead.event_id, dead.reason, dead.attempts) == ("e2", "permanent: HTTP 400", 1)
-
-
-async def test_destinations_are_leased_separately(store: SqliteStore) -> None:
-    """Each destination has its own line: leasing one never returns another's items."""
-    await store.put([entry(1, "meta"), entry(2, "hook")])
-    assert [i.event["event_id"] for i in await store.lease("hook", 10, 30)] == ["e2"]
-    assert store.depth() == {"meta": 1, "hook": 1}
-
-
 async def test_concurrent_puts_share_commits(store: SqliteStore) -> None:
     """Group commit: 300 concurrent puts cost far fewer than 300 transactions."""
     before = store.commits
     await asyncio.gather(*(store.put([entry(i)]) for i in range(300)))
     assert store.depth() == {"meta": 300}
     assert store.commits - before < 100
-
-
-async def test_row_bound_refuses_with_queue_full(tmp_path: Path) -> None:
-    """Past max_rows, put raises QueueFull and writes nothing; acking makes room."""
-    store = SqliteStore(str(tmp_path / "q.db"), max_rows=3, max_bytes=10_000_000)
-    await store.start()
-    try:
-        await store.put([entry(i) for i in range(3)])
-        with pytest.raises(QueueFull):
-            await store.put([entry(9)])
-        leased = await store.lease("meta", 1, 30)
-        await store.ack([leased[0].id])
-        await store.put([entry(10)])
-        assert store.depth() == {"meta": 3}
-    finally:
-        await store.close()
-
-
-async def test_byte_bound_refuses_with_queue_full(tmp_path: Path) -> None:
-    """Past max_bytes of live payloads, put raises QueueFull."""
-    store = SqliteStore(str(tmp_path / "q.db"), max_rows=100, max_bytes=70_000)
-    await store.start()
-    try:
-        await store.put([entry(1, size=60_000)])
-        with pytest.raises(QueueFull):
-            await store.put([entry(2, size=20_000)])
-    finally:
-        await store.close()
 
 
 async def test_restart_makes_stale_leases_due_and_keeps_everything(tmp_path: Path) -> None:
@@ -163,13 +93,3 @@ async def test_full_disk_is_queue_unavailable_and_nothing_half_written(tmp_path:
             await store.put([entry(2, size=50_000)])
     finally:
         await store.close()
-
-
-async def test_next_due_and_wakeup(store: SqliteStore) -> None:
-    """next_due_ms tells when the earliest item is due; a put sets the wakeup event."""
-    assert await store.next_due_ms("meta") is None
-    wake = store.wakeup("meta")
-    wake.clear()
-    await store.put([entry(1)])
-    assert wake.is_set()
-    assert await store.next_due_ms("meta") is not None

@@ -4,6 +4,7 @@ bisection of batches a platform rejects because of one event."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections import Counter
 from typing import Any
@@ -12,6 +13,7 @@ import httpx
 import orjson
 import respx
 
+from destinations.base import CircuitSettings, Encoded
 from destinations.meta_capi import MetaCapi, Settings
 from gateway.delivery.worker import DestinationWorker
 from gateway.metrics import Metrics
@@ -163,3 +165,138 @@ async def test_worker_loop_delivers_what_is_put(store: RecordingStore) -> None:
             task.cancel()
     assert store.depth() == {}
     assert route.call_count == 1
+
+
+def one_request_per_event(destination: MetaCapi) -> MetaCapi:
+    """The adapter, sending each event in a request of its own (as GA4 does per visitor)."""
+
+    class PerEvent(MetaCapi):
+        def encode(self, batch: Any, *, now_ms: int | None = None) -> Encoded:
+            parts = [super(PerEvent, self).encode([item], now_ms=now_ms) for item in batch]
+            return Encoded([r for p in parts for r in p.requests])
+
+    return PerEvent(destination.name, destination.settings)
+
+
+async def wait_until(check: Any, secs: float = 5) -> None:
+    deadline = time.monotonic() + secs
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.01)
+
+
+async def test_circuit_opens_holds_events_queued_and_probes_before_resuming(
+    store: RecordingStore,
+) -> None:
+    """After `failures` failed requests in a row nothing more is sent: the rest of the
+    batch is held back unsent, events stay queued with attempts to spare. After the
+    cool-down one event goes as a probe; when it succeeds, everything is delivered."""
+    destination = one_request_per_event(meta(max_attempts=50))
+    destination.settings = destination.settings.model_copy(
+        update={
+            "circuit": CircuitSettings(failures=2, cooldown_secs=0.4),
+            "batch": destination.settings.batch.model_copy(update={"max_wait_ms": 0}),
+        }
+    )
+    down = True
+    sizes: list[int] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sizes.append(len(orjson.loads(request.content)["data"]))
+        if down:
+            return httpx.Response(503)
+        return httpx.Response(200, json={"events_received": 1})
+
+    metrics = Metrics()
+    with respx.mock:
+        route = respx.post(url__startswith=URL).mock(side_effect=answer)
+        async with httpx.AsyncClient() as client:
+            worker = DestinationWorker(destination, store, client, metrics, 30)
+            await store.put(
+                [QueueEntry("meta", f"e{i}", orjson.dumps(governed(i))) for i in range(6)]
+            )
+            task = asyncio.create_task(worker.run())
+            await wait_until(lambda: worker.circuit.state == "open")
+            await asyncio.sleep(0.2)  # open: nothing is sent
+            assert route.call_count == 2
+            assert store.depth() == {"meta": 6} and store.kinds()["dead"] == 0
+            assert "held: circuit open" in store.retry_reasons
+            assert metrics.circuit_open.labels("meta")._value.get() == 1
+            down = False
+            await wait_until(lambda: store.depth() == {}, secs=5)
+            worker.stop()
+            await task
+    assert sizes[2] == 1, "the first request after the cool-down is a one-event probe"
+    assert worker.circuit.state == "closed"
+    assert store.kinds()["ack"] == 6 and store.kinds()["dead"] == 0
+    assert metrics.circuit_opened.labels("meta")._value.get() == 1
+    assert metrics.circuit_open.labels("meta")._value.get() == 0
+
+
+async def test_events_past_max_age_are_dead_lettered_with_the_reason(
+    store: RecordingStore,
+) -> None:
+    """An item that has waited longer than retry.max_age_secs is not sent: it goes to
+    the dead-letter store, saying so; younger items in the same batch are delivered."""
+    destination = meta(max_age_secs=3600)
+    with respx.mock:
+        route = respx.post(url__startswith=URL).mock(
+            return_value=httpx.Response(200, json={"events_received": 1})
+        )
+        await store.put([QueueEntry("meta", f"e{i}", orjson.dumps(governed(i))) for i in range(2)])
+        old, young = await store.lease("meta", 10, 30)
+        old = dataclasses.replace(old, created_ms=old.created_ms - 3601 * 1000)
+        async with httpx.AsyncClient() as client:
+            await DestinationWorker(destination, store, client, Metrics(), 30).deliver([old, young])
+    assert_each_settled_once(store, [old.id, young.id])
+    assert store.reasons == {old.id: "expired: waited longer than 3600 s"}
+    assert [e["event_id"] for e in orjson.loads(route.calls[0].request.content)["data"]] == ["e1"]
+
+
+async def test_stop_lets_the_request_in_flight_finish(store: RecordingStore) -> None:
+    """stop() during a send: the send completes and is acked, then run() returns."""
+    sent = asyncio.Event()
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        sent.set()
+        await asyncio.sleep(0.3)
+        return httpx.Response(200, json={"events_received": 1})
+
+    with respx.mock:
+        respx.post(url__startswith=URL).mock(side_effect=slow)
+        async with httpx.AsyncClient() as client:
+            worker = DestinationWorker(meta(), store, client, Metrics(), 30)
+            task = asyncio.create_task(worker.run())
+            await store.put([QueueEntry("meta", "e1", orjson.dumps(governed(1)))])
+            await asyncio.wait_for(sent.wait(), 5)
+            worker.stop()
+            await asyncio.wait_for(task, 5)
+    assert store.settled and store.kinds() == {"ack": 1}
+    assert store.depth() == {}
+
+
+async def test_a_send_cancelled_at_the_end_of_the_grace_period_is_due_again(
+    store: RecordingStore,
+) -> None:
+    """Cancelled mid-send (the grace period ran out): its items are due again at once,
+    with the reason, not stuck behind their lease."""
+    sent = asyncio.Event()
+
+    async def hang(request: httpx.Request) -> httpx.Response:
+        sent.set()
+        await asyncio.sleep(30)
+        return httpx.Response(200)
+
+    with respx.mock:
+        respx.post(url__startswith=URL).mock(side_effect=hang)
+        async with httpx.AsyncClient() as client:
+            worker = DestinationWorker(meta(), store, client, Metrics(), 3600)
+            task = asyncio.create_task(worker.run())
+            await store.put([QueueEntry("meta", "e1", orjson.dumps(governed(1)))])
+            await asyncio.wait_for(sent.wait(), 5)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    assert store.kinds() == {"retry": 1}
+    assert store.retry_reasons == ["interrupted by shutdown"]
+    (again,) = await store.lease("meta", 10, 30)
+    assert again.event["event_id"] == "e1"
