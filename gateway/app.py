@@ -31,6 +31,7 @@ from gateway.errors import ConfigError, QueueError
 from gateway.metrics import Metrics
 from gateway.queue.base import Store
 from gateway.queue.factory import open_store
+from gateway.queue.sqlite import SqliteStore
 
 log = structlog.get_logger("gateway")
 
@@ -48,7 +49,8 @@ class Runtime:
         self.metrics.queue.depth = self.store.depth
         self.metrics.queue.dead = self.store.dead_letter_count
         self.metrics.queue.unconfigured = self._configured
-        self.metrics.queue.commits = lambda: getattr(self.store, "commits", 0)
+        if isinstance(store := self.store, SqliteStore):
+            self.metrics.queue.commits = lambda: store.commits
         self.decisions = DecisionLog()
         self.client: httpx.AsyncClient | None = None
         self.workers: dict[str, DestinationWorker] = {}

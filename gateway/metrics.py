@@ -21,7 +21,8 @@ class _QueueCollector(Collector):
         self.depth: Callable[[], Mapping[str, int]] = dict
         self.dead: Callable[[], Mapping[str, int]] = dict
         self.unconfigured: Callable[[], Mapping[str, int]] = dict
-        self.commits: Callable[[], int] = int
+        #: SQLite's group commits; None for a store without them (Redis)
+        self.commits: Callable[[], int] | None = None
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         depth = GaugeMetricFamily(
@@ -44,9 +45,10 @@ class _QueueCollector(Collector):
         for destination, ok in sorted(self.unconfigured().items()):
             configured.add_metric([destination], ok)
         yield configured
-        yield CounterMetricFamily(
-            "gateway_queue_commits", "Queue transactions committed", value=self.commits()
-        )
+        if self.commits is not None:
+            yield CounterMetricFamily(
+                "gateway_queue_commits", "Queue transactions committed", value=self.commits()
+            )
 
 
 class _ChangesCollector(Collector):
