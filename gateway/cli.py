@@ -253,6 +253,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         runtime = app.state.runtime
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(runtime.reload()))
+        # uvicorn re-raises SIGTERM/SIGINT once its graceful shutdown is over, to die of
+        # it; the queue is closed by then, so we stay and exit 0, as a clean stop should
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: None)
         structlog.get_logger("gateway").info(
             "gateway_listening", url=f"http://{args.host}:{args.port}", config=args.config
         )
