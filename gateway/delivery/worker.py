@@ -27,7 +27,7 @@ import structlog
 
 from destinations.base import HttpDestination, QueuedEvent, Remark, SendResult
 from gateway.delivery.circuit import Circuit
-from gateway.delivery.retry import backoff_secs, exhausted
+from gateway.delivery.retry import MAX_RETRY_AFTER_SECS, backoff_secs, exhausted
 from gateway.errors import QueueError
 from gateway.metrics import Metrics
 from gateway.queue.base import Store
@@ -60,6 +60,9 @@ class DestinationWorker:
         self.name = destination.name
         self.circuit = Circuit(destination.settings.circuit)
         self._stopping = asyncio.Event()
+        #: a ``Retry-After`` holds back the whole destination, not only the events it
+        #: answered: the platform asked this sender to wait (``time.monotonic()``)
+        self._throttled_until = 0.0
         metrics.circuit_open.labels(self.name).set(0)
 
     def stop(self) -> None:
@@ -72,7 +75,7 @@ class DestinationWorker:
         log.info("delivery_started", destination=self.name)
         while not self._stopping.is_set():
             try:
-                if pause := self.circuit.wait_secs():
+                if pause := self._hold_secs():
                     await self._pause(pause)
                     continue
                 if not await self._wait_for_work():
@@ -86,6 +89,11 @@ class DestinationWorker:
                 log.error("queue_unavailable", destination=self.name, error=str(err))
                 await self._pause(STORE_FAILURE_PAUSE_SECS)
         log.info("delivery_stopped", destination=self.name)
+
+    def _hold_secs(self) -> float:
+        """Seconds before anything may be sent: the circuit is open, or the platform
+        asked to wait (0: send now)."""
+        return max(self.circuit.wait_secs(), self._throttled_until - time.monotonic(), 0.0)
 
     async def _pause(self, secs: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -152,17 +160,21 @@ class DestinationWorker:
             await self._dead([unsettled.pop(rejection.item_id)], f"rejected: {rejection.reason}")
         for request in encoded.requests:
             sent = [unsettled[i] for i in request.item_ids if i in unsettled]
-            if self.circuit.state == "open":
-                # the platform failed again mid-batch: hold the rest back, unsent
+            if self.circuit.state == "open" or self._throttled_until > time.monotonic():
+                # the platform failed again, or asked to wait, mid-batch: hold the rest
+                # back unsent (the worker leases nothing more until it may send)
                 for item in sent:
                     del unsettled[item.id]
-                await self.store.retry([i.id for i in sent], 0, "held: circuit open")
+                await self.store.retry([i.id for i in sent], 0, "held: platform unavailable")
                 continue
             started = time.perf_counter()
             result = await self.destination.send(self.client, request)
             self.metrics.request_seconds.labels(self.name).observe(time.perf_counter() - started)
             self.metrics.requests.labels(self.name, result.outcome).inc()
             self._note_circuit(self.circuit.record(result.outcome != "retry"), result)
+            if result.outcome == "retry" and result.retry_after_secs:
+                wait = min(result.retry_after_secs, MAX_RETRY_AFTER_SECS)
+                self._throttled_until = max(self._throttled_until, time.monotonic() + wait)
             for item in sent:
                 del unsettled[item.id]
             await self._settle(sent, result, unsettled)

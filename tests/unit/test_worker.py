@@ -220,7 +220,7 @@ async def test_circuit_opens_holds_events_queued_and_probes_before_resuming(
             await asyncio.sleep(0.2)  # open: nothing is sent
             assert route.call_count == 2
             assert store.depth() == {"meta": 6} and store.kinds()["dead"] == 0
-            assert "held: circuit open" in store.retry_reasons
+            assert "held: platform unavailable" in store.retry_reasons
             assert metrics.circuit_open.labels("meta")._value.get() == 1
             down = False
             await wait_until(lambda: store.depth() == {}, secs=5)
@@ -300,3 +300,32 @@ async def test_a_send_cancelled_at_the_end_of_the_grace_period_is_due_again(
     assert store.retry_reasons == ["interrupted by shutdown"]
     (again,) = await store.lease("meta", 10, 30)
     assert again.event["event_id"] == "e1"
+
+
+async def test_retry_after_holds_back_the_whole_destination(store: RecordingStore) -> None:
+    """A 429 with Retry-After: 1 pauses every send to the destination for that second,
+    not only the throttled events: events queued meanwhile wait too."""
+    times: list[float] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        times.append(time.monotonic())
+        if len(times) == 1:
+            return httpx.Response(429, headers={"Retry-After": "1"})
+        return httpx.Response(200, json={"events_received": 1})
+
+    destination = meta()
+    destination.settings = destination.settings.model_copy(
+        update={"batch": destination.settings.batch.model_copy(update={"max_wait_ms": 0})}
+    )
+    with respx.mock:
+        respx.post(url__startswith=URL).mock(side_effect=answer)
+        async with httpx.AsyncClient() as client:
+            worker = DestinationWorker(destination, store, client, Metrics(), 30)
+            task = asyncio.create_task(worker.run())
+            await store.put([QueueEntry("meta", "e1", orjson.dumps(governed(1)))])
+            await wait_until(lambda: len(times) == 1)
+            await store.put([QueueEntry("meta", "e2", orjson.dumps(governed(2)))])
+            await wait_until(lambda: store.depth() == {}, secs=5)
+            worker.stop()
+            await task
+    assert len(times) >= 2 and times[1] - times[0] >= 0.95
