@@ -83,8 +83,8 @@ class CircuitSettings(StrictModel):
     """
 
     failures: int = Field(5, ge=1, le=1000)
-    cooldown_secs: float = Field(30.0, gt=0, le=3600)
-    max_cooldown_secs: float = Field(600.0, gt=0, le=86_400)
+    cooldown_secs: float = Field(10.0, gt=0, le=3600)
+    max_cooldown_secs: float = Field(300.0, gt=0, le=86_400)
 
     @model_validator(mode="after")
     def _cooldowns_ordered(self) -> Self:
@@ -485,4 +485,9 @@ class HttpDestination:
             return SendResult("retry", f"timeout ({type(err).__name__})")
         except httpx.RequestError as err:
             return SendResult("retry", f"request error ({type(err).__name__})")
-        return self.classify(response)
+        result = self.classify(response)
+        # httpx leaves a response and its stream referring to each other (encode/httpx
+        # PR 3733): a cycle holding the request body until the cyclic GC, which the
+        # server tunes to run rarely. Breaking it frees a batch's body when sent.
+        response.stream = httpx.ByteStream(b"")
+        return result

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import time
+import weakref
 from collections import Counter
 from typing import Any
 
@@ -13,11 +15,12 @@ import httpx
 import orjson
 import respx
 
-from destinations.base import CircuitSettings, Encoded
+from destinations.base import CircuitSettings, Encoded, QueuedEvent
 from destinations.meta_capi import MetaCapi, Settings
 from gateway.delivery.worker import DestinationWorker
 from gateway.metrics import Metrics
 from gateway.pipeline.route import QueueEntry
+from tests.support.fake_platform import FakePlatform
 from tests.support.worker import RecordingStore, assert_each_settled_once, run_once
 
 URL = "http://meta.test/v26.0/42/events"
@@ -329,3 +332,29 @@ async def test_retry_after_holds_back_the_whole_destination(store: RecordingStor
             worker.stop()
             await task
     assert len(times) >= 2 and times[1] - times[0] >= 0.95
+
+
+async def test_a_sent_request_is_freed_without_waiting_for_the_cyclic_gc() -> None:
+    """The request (and its body, up to megabytes for a full batch) is released by
+    reference counting when the send returns: the server runs the cyclic GC rarely, and a
+    backlog drained through lingering cycles grew its memory with every batch."""
+    fake = FakePlatform().start()
+    settings = meta().settings.model_copy(update={"endpoint": fake.url})
+    destination = MetaCapi("meta", settings)
+    now = int(time.time() * 1000)
+    events = [QueuedEvent(i, "meta", 1, now, governed(i)) for i in range(3)]
+    (request,) = destination.encode(events).requests
+    seen: list[weakref.ref[httpx.Request]] = []
+
+    async def note(sent: httpx.Request) -> None:
+        seen.append(weakref.ref(sent))
+
+    gc.disable()
+    try:
+        async with httpx.AsyncClient(event_hooks={"request": [note]}) as client:
+            result = await destination.send(client, request)
+            assert result.outcome == "ok"
+            assert seen and seen[0]() is None, "the request outlived the send"
+    finally:
+        gc.enable()
+        fake.stop()
