@@ -6,6 +6,7 @@ order. What the fake finally received is checked exactly: every accepted event a
 once, in a request answered 2xx in time; an event is sent again only after a request
 carrying it timed out (the platform may have processed it: at-least-once); nothing is
 dead-lettered. A destination that hangs slows neither ingestion nor another destination.
+Each test runs on both queue backends, SQLite and Redis.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
+import pytest
+
 from tests.e2e.conftest import Gateway
-from tests.support.configs import PIXEL
+from tests.support.configs import PIXEL, merged
 from tests.support.events import US_BROWSER, purchase
 from tests.support.fake_platform import Answer, FakePlatform, Received
 
@@ -67,8 +70,19 @@ def retry_settings(read_secs: float = READ_SECS) -> dict[str, Any]:
     }
 
 
+@pytest.fixture(params=["sqlite", "redis"])
+def queue(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Config overrides for each queue backend: every fault test runs on both."""
+    if request.param == "sqlite":
+        return {}
+    url, prefix = request.getfixturevalue("redis_url"), request.getfixturevalue("redis_prefix")
+    return {"queue": {"backend": "redis", "url": url, "prefix": prefix}}
+
+
 def test_scripted_faults_deliver_every_event_once_in_time(
-    gateway_factory: Callable[..., AbstractContextManager[Gateway]], fake: FakePlatform
+    gateway_factory: Callable[..., AbstractContextManager[Gateway]],
+    fake: FakePlatform,
+    queue: dict[str, Any],
 ) -> None:
     """500, 503, 429 with Retry-After, a timeout, ~1 s of refused connections, recovery:
     every accepted event reaches Meta, nothing is lost, dead-lettered or invented."""
@@ -84,7 +98,8 @@ def test_scripted_faults_deliver_every_event_once_in_time(
     )
     first = [purchase() for _ in range(20)]
     during_outage = [purchase() for _ in range(10)]
-    with gateway_factory({"destinations": {"meta": retry_settings()}}) as gw, gw.client() as c:
+    overrides = merged({"destinations": {"meta": retry_settings()}}, queue)
+    with gateway_factory(overrides) as gw, gw.client() as c:
         # one request: the twenty are queued together and leased as one batch throughout
         response = c.post("/collect", json={"events": first}, headers=US_BROWSER)
         assert response.status_code == 204
@@ -151,7 +166,9 @@ def test_scripted_faults_deliver_every_event_once_in_time(
 
 
 def test_a_hanging_destination_slows_neither_ingestion_nor_another_destination(
-    gateway_factory: Callable[..., AbstractContextManager[Gateway]], fake: FakePlatform
+    gateway_factory: Callable[..., AbstractContextManager[Gateway]],
+    fake: FakePlatform,
+    queue: dict[str, Any],
 ) -> None:
     """Meta answers every request long after the read timeout; a webhook to a healthy
     receiver still gets each event promptly, and POST /collect still answers 204 fast,
@@ -168,7 +185,10 @@ def test_a_hanging_destination_slows_neither_ingestion_nor_another_destination(
             "batch": {"max_events": 500, "max_wait_ms": 20},
             **retry_settings(),
         }
-        overrides = {"destinations": {"meta": retry_settings(hang_read_secs), "warehouse": webhook}}
+        overrides = merged(
+            {"destinations": {"meta": retry_settings(hang_read_secs), "warehouse": webhook}},
+            queue,
+        )
         with gateway_factory(overrides) as gw, gw.client() as c:
             first = purchase()
             assert c.post("/collect", json=first, headers=US_BROWSER).status_code == 204
