@@ -195,6 +195,35 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def gateway_command() -> Path:
+    """The installed ``gateway`` command beside this Python, else on PATH."""
+    gateway_bin = Path(sys.executable).with_name("gateway")
+    if gateway_bin.exists():
+        return gateway_bin
+    found = shutil.which("gateway")
+    if found is None:
+        raise RuntimeError("no `gateway` command: install the project (make test)")
+    return Path(found)
+
+
+def gateway_env(fake_url: str) -> dict[str, str]:
+    """The environment of a benchmarked gateway: its secret, and credentials and base URLs
+    that send every shipped destination to the fake (so the gateway does all their work)."""
+    return {
+        **os.environ,
+        "GATEWAY_SECRET": "bench-secret-0123456789abcdefghij",
+        "GATEWAY_META_PIXEL_ID": PIXEL_ID,
+        "GATEWAY_META_ACCESS_TOKEN": "bench",
+        "GATEWAY_META_ENDPOINT": fake_url,
+        "GATEWAY_GA4_MEASUREMENT_ID": "G-BENCH0001",
+        "GATEWAY_GA4_API_SECRET": "bench",
+        "GATEWAY_GA4_ENDPOINT": fake_url,
+        "GATEWAY_TIKTOK_PIXEL_CODE": "CBENCH0001",
+        "GATEWAY_TIKTOK_ACCESS_TOKEN": "bench",
+        "GATEWAY_TIKTOK_ENDPOINT": fake_url,
+    }
+
+
 def bench_config(source: Path, queue_path: Path) -> str:
     """The config text with ``queue.path`` replaced (comments and layout kept)."""
     text = source.read_text()
@@ -345,28 +374,10 @@ def run_gateway(
     """Start ``gateway serve``, measure it, drain its queue, stop it."""
     config_path = tmp / "gateway.yaml"
     config_path.write_text(bench_config(args.config, tmp / "queue" / "queue.db"))
-    gateway_bin = Path(sys.executable).with_name("gateway")
-    if not gateway_bin.exists():
-        found = shutil.which("gateway")
-        if found is None:
-            raise RuntimeError("no `gateway` command: install the project (make test)")
-        gateway_bin = Path(found)
+    gateway_bin = gateway_command()
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "GATEWAY_SECRET": "bench-secret-0123456789abcdefghij",
-        "GATEWAY_META_PIXEL_ID": PIXEL_ID,
-        "GATEWAY_META_ACCESS_TOKEN": "bench",
-        "GATEWAY_META_ENDPOINT": fake.url,
-        # the other shipped destinations go to the fake too: the gateway does their work
-        "GATEWAY_GA4_MEASUREMENT_ID": "G-BENCH0001",
-        "GATEWAY_GA4_API_SECRET": "bench",
-        "GATEWAY_GA4_ENDPOINT": fake.url,
-        "GATEWAY_TIKTOK_PIXEL_CODE": "CBENCH0001",
-        "GATEWAY_TIKTOK_ACCESS_TOKEN": "bench",
-        "GATEWAY_TIKTOK_ENDPOINT": fake.url,
-    }
+    env = gateway_env(fake.url)
     log_path = tmp / "gateway.log"
     cmd = [str(gateway_bin), "serve", "--config", str(config_path)]
     cmd += ["--host", "127.0.0.1", "--port", str(port)]

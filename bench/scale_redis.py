@@ -21,7 +21,6 @@ Usage: ``python bench/scale_redis.py [--duration S] [--connections N]``
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 import tempfile
@@ -35,9 +34,15 @@ import yaml
 from fake_meta import FakeMeta
 from load import LoadResult, ensure_wrk, run_load
 from procs import ProcessGroup, free_port, http, status_kib, wait_until_ready
-from run import DEFAULT_CONFIG, EXAMPLE_EVENT, LOAD_HEADERS, PIXEL_ID, event_body, scrape
-
-SECRET = "bench-secret-0123456789abcdefghij"
+from run import (
+    DEFAULT_CONFIG,
+    EXAMPLE_EVENT,
+    LOAD_HEADERS,
+    event_body,
+    gateway_command,
+    gateway_env,
+    scrape,
+)
 
 
 @dataclass
@@ -117,22 +122,6 @@ def config_text(backend: str, tmp: Path, redis_url: str, consumer: str, prefix: 
     return yaml.safe_dump(data, sort_keys=False)
 
 
-def gateway_env(fake: FakeMeta) -> dict[str, str]:
-    return {
-        **os.environ,
-        "GATEWAY_SECRET": SECRET,
-        "GATEWAY_META_PIXEL_ID": PIXEL_ID,
-        "GATEWAY_META_ACCESS_TOKEN": "bench",
-        "GATEWAY_META_ENDPOINT": fake.url,
-        "GATEWAY_GA4_MEASUREMENT_ID": "G-BENCH0001",
-        "GATEWAY_GA4_API_SECRET": "bench",
-        "GATEWAY_GA4_ENDPOINT": fake.url,
-        "GATEWAY_TIKTOK_PIXEL_CODE": "CBENCH0001",
-        "GATEWAY_TIKTOK_ACCESS_TOKEN": "bench",
-        "GATEWAY_TIKTOK_ENDPOINT": fake.url,
-    }
-
-
 def run_setup(
     setup: Setup,
     args: argparse.Namespace,
@@ -144,7 +133,7 @@ def run_setup(
     fake: FakeMeta,
 ) -> Outcome:
     """Start the setup's gateways, load them together, drain, stop them."""
-    gateway_bin = Path(sys.executable).with_name("gateway")
+    gateway_bin = gateway_command()
     work = tmp / setup.name.replace(" ", "-")
     work.mkdir()
     before = fake.counts().distinct_events
@@ -157,7 +146,7 @@ def run_setup(
         port = free_port()
         log = (work / f"{consumer}.log").open("w")
         cmd = [str(gateway_bin), "serve", "--config", str(config), "--port", str(port)]
-        proc = procs.start(consumer, cmd, env=gateway_env(fake), stdout=log, stderr=log)
+        proc = procs.start(consumer, cmd, env=gateway_env(fake.url), stdout=log, stderr=log)
 
         def ready(port: int = port) -> bool:
             return http("GET", f"http://127.0.0.1:{port}/readyz")[0] == 200

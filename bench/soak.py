@@ -42,7 +42,16 @@ from typing import Any, TypeVar
 
 import yaml
 from procs import ProcessGroup, free_port, http, status_kib, wait_until_ready
-from run import DEFAULT_CONFIG, EXAMPLE_EVENT, LOAD_HEADERS, PIXEL_ID, event_body, log_tail
+from run import (
+    DEFAULT_CONFIG,
+    EXAMPLE_EVENT,
+    LOAD_HEADERS,
+    event_body,
+    gateway_command,
+    gateway_env,
+    log_tail,
+    scrape,
+)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -335,19 +344,6 @@ def post_json(url: str) -> Any:
         return json.loads(response.read())
 
 
-def scrape(base_url: str) -> dict[str, float]:
-    """``/metrics`` as ``{'name{labels}': value}``."""
-    status, body = http("GET", f"{base_url}/metrics")
-    if status != 200:
-        raise RuntimeError(f"GET /metrics answered {status}")
-    values: dict[str, float] = {}
-    for line in body.decode().splitlines():
-        if line and not line.startswith("#"):
-            key, _, value = line.rpartition(" ")
-            values[key] = float(value)
-    return values
-
-
 def family(values: dict[str, float], name: str) -> float:
     """The sum of every series of metric ``name``."""
     return sum(v for k, v in values.items() if k == name or k.startswith(name + "{"))
@@ -474,21 +470,10 @@ def start_gateway(
     config_path.write_text(
         yaml.safe_dump(soak_config(args.config, tmp / "queue" / "queue.db"), sort_keys=False)
     )
-    gateway_bin = Path(sys.executable).with_name("gateway")
-    if not gateway_bin.exists():
-        found = shutil.which("gateway")
-        if found is None:
-            raise RuntimeError("no `gateway` command: install the project (make test)")
-        gateway_bin = Path(found)
+    gateway_bin = gateway_command()
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "GATEWAY_SECRET": "soak-secret-0123456789abcdefghijk",
-        "GATEWAY_META_PIXEL_ID": PIXEL_ID,
-        "GATEWAY_META_ACCESS_TOKEN": "soak",
-        "GATEWAY_META_ENDPOINT": fake_url,
-    }
+    env = gateway_env(fake_url)  # the soak config keeps only meta
     log_path = tmp / "gateway.log"
     cmd = [str(gateway_bin), "serve", "--config", str(config_path)]
     cmd += ["--host", "127.0.0.1", "--port", str(port)]
@@ -503,17 +488,12 @@ def start_gateway(
     return base_url, proc, config_path, log_path
 
 
-def dead_letter_ids(config_path: Path) -> set[str] | None:
+def dead_letter_ids(config_path: Path, fake_url: str) -> set[str] | None:
     """Event ids in the dead-letter store (``gateway dead-letters list``); None if the
     command failed."""
-    gateway_bin = Path(sys.executable).with_name("gateway")
-    cmd = [str(gateway_bin), "dead-letters", "list", "--config", str(config_path), "--json"]
-    env = {
-        **os.environ,
-        "GATEWAY_SECRET": "soak-secret-0123456789abcdefghijk",
-        "GATEWAY_META_PIXEL_ID": PIXEL_ID,
-        "GATEWAY_META_ACCESS_TOKEN": "soak",
-    }
+    cmd = [str(gateway_command()), "dead-letters", "list", "--config", str(config_path)]
+    cmd.append("--json")
+    env = gateway_env(fake_url)
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     if done.returncode != 0:
         print(f"  gateway dead-letters list failed: {done.stderr.strip()[-500:]}", flush=True)
@@ -604,7 +584,7 @@ async def soak(args: argparse.Namespace, procs: ProcessGroup, tmp: Path) -> int:
     delivered_ids = set(get_json(f"{control_url}/delivered", timeout=300))
     peak_kib = status_kib(gateway.pid, "VmHWM")
     end_kib = status_kib(gateway.pid, "VmRSS")
-    dead_ids = dead_letter_ids(config_path)
+    dead_ids = dead_letter_ids(config_path, fake_url)
     code = procs.stop(gateway)
     stopped = '"gateway_stopped"' in log_tail(log_path, 50)
 

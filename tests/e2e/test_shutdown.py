@@ -61,6 +61,19 @@ def _queued(path: Path) -> list[tuple[str, int, int]]:
         conn.close()
 
 
+def _sigterm_while_sending(config: Path, port: int, log: Path, count: int) -> list[str]:
+    """Start a gateway, post ``count`` events, SIGTERM it while a batch is being sent;
+    it must exit 0 within 5 s. The ids posted."""
+    with gateway_process(config, port, log) as proc:
+        ids = _post(port, count)
+        _wait(lambda: _in_flight(config.parent / "queue.db"))
+        started = time.monotonic()
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+        assert time.monotonic() - started < 5
+    return ids
+
+
 def _in_flight(path: Path) -> bool:
     """Whether a worker holds a lease: a batch is being sent."""
     return any(leased for _, leased, _ in _queued(path))
@@ -85,13 +98,7 @@ def test_sigterm_finishes_the_send_in_flight_and_leaves_the_rest_queued(
     config = _config(tmp_path, fake.url, grace=5)
     log = tmp_path / "gateway.log"
     try:
-        with gateway_process(config, gw_port, log) as proc:
-            ids = _post(gw_port, 30)
-            _wait(lambda: _in_flight(tmp_path / "queue.db"))
-            started = time.monotonic()
-            os.kill(proc.pid, signal.SIGTERM)
-            assert proc.wait(timeout=15) == 0
-            assert time.monotonic() - started < 5
+        ids = _sigterm_while_sending(config, gw_port, log, 30)
         delivered = fake.event_ids()
         assert delivered, "the request in flight was not finished"
         queued = _queued(tmp_path / "queue.db")
@@ -119,13 +126,7 @@ def test_a_send_past_the_grace_period_is_cut_off_and_due_again(tmp_path: Path) -
     config = _config(tmp_path, fake.url, grace=0.5)
     log = tmp_path / "gateway.log"
     try:
-        with gateway_process(config, gw_port, log) as proc:
-            ids = _post(gw_port, 3)
-            _wait(lambda: _in_flight(tmp_path / "queue.db"))
-            started = time.monotonic()
-            os.kill(proc.pid, signal.SIGTERM)
-            assert proc.wait(timeout=15) == 0
-            assert time.monotonic() - started < 5
+        ids = _sigterm_while_sending(config, gw_port, log, 3)
         queued = _queued(tmp_path / "queue.db")
         assert sorted(event_id for event_id, _, _ in queued) == sorted(ids)
         assert all(leased == 0 for _, leased, _ in queued)
