@@ -18,6 +18,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import FrameType
 from typing import IO, Any
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -208,3 +209,14 @@ def own_cpu_secs() -> float:
     """CPU seconds of this process (all its threads, e.g. the fake Meta)."""
     times = os.times()
     return times.user + times.system
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def interrupt_on_termination() -> None:
+    """Turn SIGTERM and SIGHUP into KeyboardInterrupt, so a stopped benchmark still runs
+    its ``finally`` blocks and stops its children."""
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)

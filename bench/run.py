@@ -32,7 +32,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from fake_meta import FakeCounts, FakeMeta
@@ -44,6 +43,7 @@ from procs import (
     filesystem_of,
     free_port,
     http,
+    interrupt_on_termination,
     machine_busy_secs,
     maps_mention,
     own_cpu_secs,
@@ -583,15 +583,10 @@ def _window_json(w: Window) -> dict[str, Any]:
     }
 
 
-def _terminate(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the whole benchmark; 0 when it ran (targets missed or not), 1 on errors."""
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminate)
-    signal.signal(signal.SIGHUP, _terminate)
+    interrupt_on_termination()
     tmp = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
     procs = ProcessGroup()
     fake: FakeMeta | None = None

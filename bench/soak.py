@@ -37,11 +37,17 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any, TypeVar
 
 import yaml
-from procs import ProcessGroup, free_port, http, status_kib, wait_until_ready
+from procs import (
+    ProcessGroup,
+    free_port,
+    http,
+    interrupt_on_termination,
+    status_kib,
+    wait_until_ready,
+)
 from run import (
     DEFAULT_CONFIG,
     EXAMPLE_EVENT,
@@ -657,15 +663,10 @@ def report_rss(
     return flat
 
 
-def _terminate(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the soak; 0 when nothing was lost and RSS stayed flat, 2 when not, 1 on errors."""
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminate)
-    signal.signal(signal.SIGHUP, _terminate)
+    interrupt_on_termination()
     tmp = Path(tempfile.mkdtemp(prefix="gateway-soak-"))
     procs = ProcessGroup()
     failed = False
