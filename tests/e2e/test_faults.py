@@ -18,6 +18,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 import pytest
+import redis
 
 from tests.e2e.conftest import Gateway
 from tests.support.configs import PIXEL, merged
@@ -229,3 +230,40 @@ def test_a_hanging_destination_slows_neither_ingestion_nor_another_destination(
     assert meta_stats["requests"] + meta_stats["in_flight"] >= 1
     assert values.get('gateway_queue_depth{destination="meta"}') == len(posted) + 1
     assert sum(v for k, v in values.items() if k.startswith("gateway_dead_letters")) == 0
+
+
+def test_a_full_queue_store_is_answered_503_and_recovers(
+    gateway_factory: Callable[..., AbstractContextManager[Gateway]],
+    fake: FakePlatform,
+    redis_url: str,
+    redis_prefix: str,
+) -> None:
+    """A Redis at its memory limit (the shared store's "disk full") refuses writes: POST
+    /collect answers 503 with Retry-After, counted as queue_unavailable, never a 500 and
+    never a 204 for an event not stored; /readyz says so; once Redis has room again,
+    events are accepted and every accepted one is delivered."""
+    admin = redis.Redis.from_url(redis_url)
+    overrides = {"queue": {"backend": "redis", "url": redis_url, "prefix": redis_prefix}}
+    with gateway_factory(overrides) as gw, gw.client() as c:
+        accepted = [purchase()]
+        assert c.post("/collect", json=accepted[0], headers=US_BROWSER).status_code == 204
+        saved = admin.config_get("maxmemory*")
+        try:
+            admin.config_set("maxmemory-policy", "noeviction")
+            admin.config_set("maxmemory", 1)
+            refused = c.post("/collect", json=purchase(), headers=US_BROWSER)
+            assert refused.status_code == 503 and refused.headers["retry-after"]
+            assert c.get("/readyz").status_code == 503
+        finally:
+            admin.config_set("maxmemory", saved["maxmemory"])
+            admin.config_set("maxmemory-policy", saved["maxmemory-policy"])
+            admin.close()
+        counted = metrics(gw)
+        assert (
+            counted['gateway_events_refused_total{endpoint="collect",reason="queue_unavailable"}']
+            == 1
+        )
+        accepted.append(purchase())
+        assert c.post("/collect", json=accepted[1], headers=US_BROWSER).status_code == 204
+        wait_for(lambda: drained(gw, "meta"), 10, "the queue drains")
+    assert sorted(fake.event_ids()) == sorted(e["event_id"] for e in accepted)
