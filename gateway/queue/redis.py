@@ -33,7 +33,8 @@ Invariants
   and the next ``lease`` of any process claims it (``XAUTOCLAIM``) and counts an
   attempt, like an expired lease in SQLite. Consumer names must be unique among live
   processes: a process restarted under its name knows its old leases are stale, and
-  ``start`` marks them idle since the epoch, so they are due at once.
+  ``start`` marks them idle since the epoch, so they are due at once, and removes
+  consumers idle for a day that hold nothing.
 - Item ids are unique across processes (one counter); a replayed dead letter becomes a
   new item with a new id, its event id, payload and ``created_ms``, like in SQLite.
 - ``depth`` and ``dead_letter_count`` read a cache that every counting script's reply
@@ -85,6 +86,8 @@ _REFRESH_SECS = 1.0
 #: connections per process; past them operations wait (up to the timeout) for one
 _MAX_CONNECTIONS = 64
 _TIMEOUT_SECS = 5.0
+#: a consumer idle this long with nothing leased is removed from the group at a start
+_FORGET_CONSUMER_MS = 24 * 3600 * 1000
 _DEAD_FIELDS = ("destination", "event_id", "attempts", "created_ms", "failed_ms", "reason")
 
 # Helpers every writing script starts with. ARGV[1] is always the key prefix.
@@ -352,12 +355,25 @@ end
 return {removed, counts()}
 """
 
-# ARGV: prefix, consumer. The consumer's pending entries are left by an earlier process
-# of the same name, which is gone: mark them idle since the epoch, so they are due now.
+# ARGV: prefix, consumer, forget_ms. The consumer's pending entries are left by an
+# earlier process of the same name, which is gone: mark them idle since the epoch, so
+# they are due now. Consumers idle longer than forget_ms and holding nothing are
+# forgotten: processes named by host and pid would otherwise pile up in the group.
 _RECOVER = """
-local consumer = ARGV[2]
+local consumer, forget_ms = ARGV[2], tonumber(ARGV[3])
 for _, dest in ipairs(redis.call('SMEMBERS', p .. ':destinations')) do
   local key = stream(dest)
+  for _, info in ipairs(redis.call('XINFO', 'CONSUMERS', key, GROUP)) do
+    local name, pending, idle
+    for i = 1, #info, 2 do
+      if info[i] == 'name' then name = info[i + 1]
+      elseif info[i] == 'pending' then pending = info[i + 1]
+      elseif info[i] == 'idle' then idle = info[i + 1] end
+    end
+    if name ~= consumer and pending == 0 and idle > forget_ms then
+      redis.call('XGROUP', 'DELCONSUMER', key, GROUP, name)
+    end
+  end
   local start = '-'
   while true do
     local pending = redis.call('XPENDING', key, GROUP, start, '+', 500, consumer)
@@ -537,7 +553,8 @@ class RedisStore:
         due at once (other consumers' expire after the lease time)."""
         with _unavailable("cannot open queue"):
             await self._redis.ping()
-            self._set_counts(await self._recover(args=[self.prefix, self.consumer]))
+            recover = [self.prefix, self.consumer, _FORGET_CONSUMER_MS]
+            self._set_counts(await self._recover(args=recover))
         self._refresher = asyncio.create_task(self._refresh_forever())
 
     async def close(self) -> None:

@@ -17,6 +17,7 @@ import redis.asyncio
 from gateway.consent_records import ConsentRecord, Query
 from gateway.errors import QueueFull, QueueUnavailable
 from gateway.pipeline.route import QueueEntry
+from gateway.queue import redis as redis_store
 from gateway.queue.redis import RedisStore
 from tests.support.server import free_port
 
@@ -198,3 +199,24 @@ async def test_redis_out_of_memory_is_queue_unavailable(open_store: Open, redis_
     leased = await store.lease("meta", 10, 30)
     assert [i.event["event_id"] for i in leased] == ["e1"]
     assert store.depth() == {"meta": 1}
+
+
+async def test_idle_consumers_holding_nothing_are_forgotten_at_start(
+    open_store: Open, redis_url: str, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Processes named by host and pid leave a consumer each in the group; a start
+    removes those idle past the limit with nothing leased, and keeps one holding leases."""
+    old, busy = await open_store("gw-old"), await open_store("gw-busy")
+    await old.put([entry(i) for i in range(2)])
+    (done,) = await old.lease("meta", 1, 3600)
+    await old.ack([done.id])
+    await busy.lease("meta", 1, 3600)
+    await asyncio.sleep(0.05)
+    monkeypatch.setattr(redis_store, "_FORGET_CONSUMER_MS", 10)
+    await open_store("gw-new")
+    admin = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        consumers = await admin.xinfo_consumers(f"{redis_prefix}:q:meta", "delivery")
+    finally:
+        await admin.aclose()
+    assert sorted(c["name"].decode() for c in consumers) == ["gw-busy"]
