@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
@@ -220,3 +223,15 @@ def interrupt_on_termination() -> None:
     its ``finally`` blocks and stops its children."""
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGHUP, _interrupt)
+
+
+def clean_up(procs: ProcessGroup, tmp: Path, keep: bool) -> None:
+    """End of a benchmark: ignore further interrupts while every child is stopped, then
+    remove the temporary directory unless it is to be kept (say where it is then)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    procs.stop_all()
+    if keep:
+        print(f"temporary files kept in {tmp}", file=sys.stderr)
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)

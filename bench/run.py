@@ -24,7 +24,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -39,6 +38,7 @@ from load import LoadResult, ensure_wrk, run_load
 from procs import (
     CpuTimes,
     ProcessGroup,
+    clean_up,
     cpu_times,
     filesystem_of,
     free_port,
@@ -620,15 +620,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench failed: {err}", file=sys.stderr, flush=True)
         return 1
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        procs.stop_all()
         if fake is not None:
             fake.stop()
-        if args.keep_tmp or failed:
-            print(f"temporary files kept in {tmp}", file=sys.stderr)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        clean_up(procs, tmp, keep=args.keep_tmp or failed)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ from typing import Any
 import yaml
 from fake_meta import FakeMeta
 from load import LoadResult, ensure_wrk, run_load
-from procs import ProcessGroup, free_port, http, status_kib, wait_until_ready
+from procs import ProcessGroup, clean_up, free_port, http, status_kib, wait_until_ready
 from run import (
     DEFAULT_CONFIG,
     EXAMPLE_EVENT,
@@ -236,9 +236,8 @@ def main(argv: list[str] | None = None) -> int:
         print("every accepted event reached Meta" if not lost else f"MISSING in: {lost}")
         return 0 if not lost else 1
     finally:
-        procs.stop_all()
         fake.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+        clean_up(procs, tmp, keep=False)
 
 
 if __name__ == "__main__":

@@ -27,8 +27,6 @@ import asyncio
 import contextlib
 import json
 import os
-import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -42,6 +40,7 @@ from typing import Any, TypeVar
 import yaml
 from procs import (
     ProcessGroup,
+    clean_up,
     free_port,
     http,
     interrupt_on_termination,
@@ -690,13 +689,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"soak failed: {err}", file=sys.stderr, flush=True)
         return 1
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        procs.stop_all()
-        if args.keep_tmp or failed:
-            print(f"temporary files kept in {tmp}", file=sys.stderr)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        clean_up(procs, tmp, keep=args.keep_tmp or failed)
 
 
 if __name__ == "__main__":
